@@ -1,0 +1,5 @@
+"""The `localgpt` command line."""
+
+from shared.cli.main import app, main
+
+__all__ = ["app", "main"]

@@ -1,0 +1,59 @@
+"""`localgpt`: the root command, `init` and `config`."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import tomli_w
+import typer
+
+from shared.cli import memory
+from shared.cli.common import console, get_config, print_json
+from shared.logs import configure_logging
+from shared.workspace import init_home
+
+app = typer.Typer(
+    help="LocalGPT: a local-first assistant whose memory is plain markdown you own.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+)
+app.add_typer(memory.app, name="memory")
+config_app = typer.Typer(help="Inspect the configuration.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+
+
+@app.callback()
+def root(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show info-level logs.")] = False,
+) -> None:
+    configure_logging("cli", stream=sys.stderr, level="INFO" if verbose else "ERROR")
+
+
+@app.command()
+def init() -> None:
+    """Create the LocalGPT home and an OpenClaw-compatible workspace (never overwrites files)."""
+    config = get_config()
+    report = init_home(config)
+    for path in report.created:
+        console.print(f"[green]created[/] {path}", highlight=False)
+    for path in report.kept:
+        console.print(f"[dim]kept    {path} (already exists)[/]", highlight=False)
+    console.print(f"Home: {config.home}\nWorkspace: {config.workspace_dir}", highlight=False)
+
+
+@config_app.command("show")
+def config_show(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of TOML.")] = False,
+) -> None:
+    """Print the effective configuration (file + environment overrides + defaults)."""
+    data = get_config().as_dict()
+    if as_json:
+        print_json(data)
+    else:
+        sys.stdout.write(tomli_w.dumps(data))
+
+
+def main() -> None:
+    app()

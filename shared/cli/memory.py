@@ -1,0 +1,177 @@
+"""`localgpt memory ...`: reindex, search, stats and get."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+from rich.text import Text
+
+from shared.cli.common import console, fail, get_config, print_json, warn
+from shared.memory import Memory
+from shared.memory.lines import LinesError, read_lines
+from shared.workspace import OutsideWorkspaceError
+
+app = typer.Typer(help="Index and search the workspace's markdown memory.", no_args_is_help=True)
+
+
+def _open_memory() -> Memory:
+    config = get_config()
+    if not config.workspace_dir.is_dir():
+        fail(
+            f"workspace {config.workspace_dir} does not exist; run `localgpt init` "
+            "or set LOCALGPT_WORKSPACE"
+        )
+    return Memory(config)
+
+
+class _RateColumn(ProgressColumn):
+    """Items per second for a task (chunks/s for the chunk bar)."""
+
+    def render(self, task: Task) -> Text:
+        rate = task.completed / task.elapsed if task.elapsed else 0.0
+        return Text(f"{rate:,.0f}/s", style="cyan")
+
+
+@app.command()
+def reindex(
+    force: Annotated[
+        bool, typer.Option("--force", help="Re-chunk every file, even unchanged ones.")
+    ] = False,
+) -> None:
+    """Bring the index up to date with the workspace (incremental unless --force)."""
+    memory = _open_memory()
+    columns = (
+        TextColumn("{task.description:<7}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        _RateColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(
+        *columns, console=console, transient=False, disable=not console.is_terminal
+    ) as bar:
+        tasks = {
+            "files": bar.add_task("files", total=None),
+            "chunks": bar.add_task("chunks", total=None),
+        }
+
+        def progress(kind: str, advance: int, total: int | None) -> None:
+            task = tasks[kind]
+            if total is not None:
+                done = bar.tasks[task].completed if kind == "chunks" else 0
+                bar.update(task, total=done + total if kind == "chunks" else total)
+            if advance:
+                bar.advance(task, advance)
+
+        report = memory.sync(force=force, progress=progress)
+    if report.model_rebuild:
+        warn(f"{report.model_rebuild}: all vectors were rebuilt")
+    if report.vectors_disabled:
+        warn(f"indexed for keyword search only: {report.vectors_disabled}")
+    for path, reason in report.skipped.items():
+        warn(f"skipped {path}: {reason}")
+    rate = report.chunks_written / report.seconds if report.seconds else 0
+    console.print(
+        f"Indexed {report.files_indexed} file(s), {report.files_unchanged} unchanged, "
+        f"{report.files_removed} removed, {report.files_skipped} skipped; "
+        f"{report.chunks_written} chunks ({report.chunks_embedded} embedded, "
+        f"{report.vectors_backfilled} vectors backfilled) in {report.seconds:.2f} s "
+        f"({rate:,.0f} chunks/s).",
+        highlight=False,
+    )
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="What to look for.")],
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=100)] = 6,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Search memory by keywords and meaning; results cite path#Lstart-Lend."""
+    if not query.strip():
+        fail("the query is empty")
+    response = _open_memory().search(query, limit)
+    if as_json:
+        print_json(response.as_dict())
+        return
+    for message in response.warnings:
+        warn(message)
+    if not response.results:
+        console.print(f"No results for {query!r}.", highlight=False)
+    for rank, result in enumerate(response.results, start=1):
+        console.print(
+            f"[bold]{rank}. {result.citation}[/]  [dim]score {result.score:.2f}"
+            f"  (keyword {result.keyword_score:.2f}, vector {result.vector_score:.2f})[/]",
+            highlight=False,
+        )
+        if result.heading:
+            console.print(f"   [cyan]{result.heading}[/]", highlight=False)
+        for line in result.snippet.splitlines()[:4]:
+            console.print(Text("   " + line[:160]))
+    console.print(
+        f"[dim]{len(response.results)} result(s), {response.mode} search, "
+        f"{response.took_ms:.0f} ms[/]"
+    )
+
+
+@app.command()
+def stats(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """What is indexed, what is pending, and which model made the vectors."""
+    data = _open_memory().stats()
+    if as_json:
+        print_json(data)
+        return
+    table = Table(show_header=False, box=None)
+    rows = [
+        ("workspace", data["workspace"]),
+        ("files indexed", f"{data['files_indexed']} of {data['files_on_disk']} on disk"),
+        ("files pending", str(data["files_pending"])),
+        ("files skipped", str(len(data["files_skipped"]))),
+        ("chunks", f"{data['chunks']} ({data['chunks_without_vector']} without vector)"),
+        ("embedding model", data["embedding_model"]),
+        ("database", f"{data['db_path']} ({data['db_bytes'] / 1e6:.1f} MB)"),
+        ("last indexed", data["last_indexed_at"] or "never"),
+    ]
+    for key, value in rows:
+        table.add_row(Text(key, style="bold"), Text(value))
+    console.print(table)
+    if data["model_mismatch"]:
+        warn(
+            f"the index was built with {data['index_embedding_model']}; "
+            "run `localgpt memory reindex` to rebuild its vectors"
+        )
+    for path, reason in data["files_skipped"].items():
+        warn(f"skipped {path}: {reason}")
+
+
+@app.command()
+def get(
+    path: Annotated[str, typer.Argument(help="A file inside the workspace.")],
+    start: Annotated[int, typer.Option("--from", help="First line (1-based).")] = 1,
+    lines: Annotated[int | None, typer.Option("--lines", help="How many lines.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Print lines of a workspace file (paths outside the workspace are refused)."""
+    config = get_config()
+    try:
+        piece = read_lines(config.workspace_dir, path, start, lines)
+    except OutsideWorkspaceError as exc:
+        fail(f"refused: {exc}")
+    except LinesError as exc:
+        fail(str(exc))
+    if as_json:
+        print_json(piece.as_dict())
+    else:
+        sys.stdout.write(piece.text + ("\n" if piece.text else ""))

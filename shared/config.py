@@ -1,0 +1,170 @@
+"""Effective configuration: built-in defaults, then `config.toml`, then environment overrides.
+
+Everything LocalGPT keeps lives under one home folder (`LOCALGPT_HOME`, default `~/.localgpt`).
+The workspace (the user's markdown) may live elsewhere, e.g. an existing OpenClaw workspace.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DEFAULT_EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+class ConfigError(Exception):
+    """The config file or an override cannot be used; the message says what to fix."""
+
+
+@dataclass
+class WorkspaceConfig:
+    path: str = ""  # empty: <home>/workspace
+
+
+@dataclass
+class EmbeddingConfig:
+    model: str = DEFAULT_EMBEDDING_MODEL
+    model_path: str = ""  # a local fastembed model folder; empty: fastembed's catalogue
+    batch_size: int = 64
+    threads: int = 0  # onnxruntime intra-op threads; 0: one per core
+
+
+@dataclass
+class MemoryConfig:
+    chunk_tokens: int = 160  # estimated tokens a chunk (the model reads at most 256)
+    max_file_mb: float = 10.0  # larger files are skipped with a logged reason
+    search_limit: int = 6
+    vector_weight: float = 0.5
+    keyword_weight: float = 0.5
+    min_vector_similarity: float = 0.3  # cosine floor for a chunk found by meaning alone
+
+
+@dataclass
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = 31327
+    allow_remote: bool = False
+
+
+@dataclass
+class Config:
+    home: Path
+    workspace: WorkspaceConfig = field(default_factory=WorkspaceConfig)
+    embedding: EmbeddingConfig = field(default_factory=EmbeddingConfig)
+    memory: MemoryConfig = field(default_factory=MemoryConfig)
+    server: ServerConfig = field(default_factory=ServerConfig)
+
+    # Derived paths: one place that knows the home layout.
+    @property
+    def config_file(self) -> Path:
+        return self.home / "config.toml"
+
+    @property
+    def workspace_dir(self) -> Path:
+        raw = self.workspace.path or str(self.home / "workspace")
+        return Path(raw).expanduser().resolve()
+
+    @property
+    def data_dir(self) -> Path:
+        return self.home / "data"
+
+    @property
+    def memory_db(self) -> Path:
+        return self.data_dir / "memory.db"
+
+    @property
+    def queue_db(self) -> Path:
+        return self.data_dir / "queue.db"
+
+    @property
+    def sessions_dir(self) -> Path:
+        return self.home / "sessions"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.home / "logs"
+
+    def as_dict(self) -> dict[str, Any]:
+        """Sections as plain data (for `config show`); derived paths in a `paths` section."""
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            if f.name != "home":
+                out[f.name] = dataclasses.asdict(getattr(self, f.name))
+        out["paths"] = {
+            "home": str(self.home),
+            "config_file": str(self.config_file),
+            "workspace": str(self.workspace_dir),
+            "memory_db": str(self.memory_db),
+            "queue_db": str(self.queue_db),
+            "sessions": str(self.sessions_dir),
+            "logs": str(self.logs_dir),
+        }
+        return out
+
+
+# Environment variables that override one config key each: (section, key).
+ENV_OVERRIDES: dict[str, tuple[str, str]] = {
+    "LOCALGPT_WORKSPACE": ("workspace", "path"),
+    "LOCALGPT_EMBEDDING_MODEL": ("embedding", "model"),
+    "LOCALGPT_EMBEDDING_MODEL_PATH": ("embedding", "model_path"),
+    "LOCALGPT_HOST": ("server", "host"),
+    "LOCALGPT_PORT": ("server", "port"),
+}
+
+
+def home_dir() -> Path:
+    return Path(os.environ.get("LOCALGPT_HOME") or "~/.localgpt").expanduser().resolve()
+
+
+def load_config(home: Path | None = None) -> Config:
+    """Read the effective config. A missing config file means all defaults."""
+    config = Config(home=home or home_dir())
+    if config.config_file.exists():
+        try:
+            data = tomllib.loads(config.config_file.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{config.config_file} is not valid TOML: {exc}") from exc
+        _apply(config, data, source=str(config.config_file))
+    for env, (section, key) in ENV_OVERRIDES.items():
+        if os.environ.get(env):
+            _apply(config, {section: {key: os.environ[env]}}, source=f"${env}")
+    return config
+
+
+def _apply(config: Config, data: dict[str, Any], source: str) -> None:
+    """Set known keys with type checks; unknown sections and keys are left for later issues."""
+    for section_name, values in data.items():
+        section = getattr(config, section_name, None)
+        if not dataclasses.is_dataclass(section) or not isinstance(values, dict):
+            continue
+        known = {f.name: f for f in dataclasses.fields(section)}
+        for key, value in values.items():
+            if key in known:
+                setattr(
+                    section, key, _coerce(value, known[key].type, f"{section_name}.{key}", source)
+                )
+
+
+def _coerce(value: Any, type_name: Any, where: str, source: str) -> Any:
+    """Coerce strings from the environment; reject values of the wrong type with a clear error."""
+    expected = {"str": str, "int": int, "float": float, "bool": bool}[str(type_name)]
+    if isinstance(value, str) and expected is not str:
+        try:
+            if expected is bool:
+                if value.lower() not in ("1", "0", "true", "false", "yes", "no"):
+                    raise ValueError(value)
+                return value.lower() in ("1", "true", "yes")
+            return expected(value)
+        except ValueError:
+            raise ConfigError(
+                f"{where} from {source} must be {expected.__name__}, got {value!r}"
+            ) from None
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+        raise ConfigError(f"{where} in {source} must be {expected.__name__}, got {value!r}")
+    return value

@@ -1,0 +1,40 @@
+"""The memory engine: markdown files in, cited hybrid search results out."""
+
+from __future__ import annotations
+
+from shared.config import Config
+from shared.memory import db
+from shared.memory.embedder import Embedder
+from shared.memory.index import MemoryIndex, Progress, SyncReport
+from shared.memory.search import MemorySearch, SearchResponse
+from shared.memory.stats import memory_stats
+
+
+def make_embedder(config: Config) -> Embedder:
+    return Embedder(config.embedding, cache_dir=config.home / "models")
+
+
+class Memory:
+    """One process's handle on the memory DB: index, search and stats over one connection."""
+
+    def __init__(self, config: Config, embedder: Embedder | None = None) -> None:
+        self.config = config
+        self.embedder = embedder if embedder is not None else make_embedder(config)
+        self.conn = db.connect(config.memory_db)
+        self.index = MemoryIndex(config, self.embedder, self.conn)
+        self._search = MemorySearch(self.conn, self.embedder, config.memory)
+
+    def sync(self, force: bool = False, progress: Progress | None = None) -> SyncReport:
+        return self.index.sync(force=force, **({"progress": progress} if progress else {}))
+
+    def search(self, query: str, limit: int | None = None) -> SearchResponse:
+        return self._search.search(query, limit)
+
+    def stats(self) -> dict:
+        return memory_stats(self.config, self.conn)
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+__all__ = ["Embedder", "Memory", "SearchResponse", "SyncReport", "make_embedder"]

@@ -1,0 +1,157 @@
+"""The memory database: one SQLite file (apsw + sqlite-vec) that every process shares.
+
+It is a derived cache of the workspace: the markdown files are the truth, and this file can be
+deleted and rebuilt. Writes always use `BEGIN IMMEDIATE` (a deferred read-then-write transaction
+fails with "database is locked" regardless of the busy timeout; see the field notes).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import apsw
+import sqlite_vec
+
+SCHEMA_VERSION = "1"
+BUSY_TIMEOUT_MS = 10_000
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+
+-- One row per markdown file seen. status: indexed | skipped | error (reason in `error`).
+CREATE TABLE IF NOT EXISTS files (
+    path TEXT PRIMARY KEY,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    hash TEXT,
+    status TEXT NOT NULL DEFAULT 'indexed',
+    error TEXT,
+    chunker_version INTEGER,
+    indexed_at REAL NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS chunks (
+    id INTEGER PRIMARY KEY,
+    path TEXT NOT NULL REFERENCES files(path) ON DELETE CASCADE ON UPDATE CASCADE,
+    start_line INTEGER NOT NULL,
+    end_line INTEGER NOT NULL,
+    heading TEXT NOT NULL,
+    text TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    embed_hash TEXT NOT NULL,
+    has_vector INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS chunks_path ON chunks(path);
+CREATE INDEX IF NOT EXISTS chunks_missing_vector ON chunks(has_vector) WHERE has_vector = 0;
+
+-- Contentless: we feed it text prepared for tokenising (CJK split into characters).
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
+    body, heading, path,
+    content='', contentless_delete=1,
+    tokenize='porter unicode61 remove_diacritics 2'
+);
+
+CREATE TABLE IF NOT EXISTS embedding_cache (
+    model TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    vector BLOB NOT NULL,
+    PRIMARY KEY (model, hash)
+) WITHOUT ROWID;
+
+CREATE TRIGGER IF NOT EXISTS chunks_after_delete AFTER DELETE ON chunks BEGIN
+    DELETE FROM chunks_fts WHERE rowid = old.id;
+    DELETE FROM chunks_vec WHERE chunk_id = old.id;
+END;
+"""
+
+
+def vector_table_sql(dims: int) -> str:
+    return (
+        "CREATE VIRTUAL TABLE IF NOT EXISTS chunks_vec USING vec0("
+        f"chunk_id INTEGER PRIMARY KEY, embedding float[{dims}] distance_metric=cosine)"
+    )
+
+
+def connect(path: Path, dims: int = 384) -> apsw.Connection:
+    """Open (and if needed create) the memory DB with the project's pragmas and schema."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = apsw.Connection(str(path))
+    conn.set_busy_timeout(BUSY_TIMEOUT_MS)
+    conn.enable_load_extension(True)
+    conn.load_extension(sqlite_vec.loadable_path())
+    conn.enable_load_extension(False)
+    conn.pragma("journal_mode", "wal")
+    conn.pragma("synchronous", "NORMAL")
+    conn.pragma("foreign_keys", "ON")
+    if not _has_table(conn, "meta") or get_meta(conn, "schema_version") != SCHEMA_VERSION:
+        with write_tx(conn):
+            # The vector table must exist before the trigger that deletes from it.
+            if not _has_table(conn, "chunks_vec"):
+                conn.execute(vector_table_sql(dims))
+            conn.execute(SCHEMA)
+            set_meta(conn, "schema_version", SCHEMA_VERSION)
+    return conn
+
+
+@contextmanager
+def write_tx(conn: apsw.Connection) -> Iterator[apsw.Connection]:
+    """A write transaction that takes the write lock up front (the busy timeout applies)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    else:
+        conn.execute("COMMIT")
+
+
+def get_meta(conn: apsw.Connection, key: str) -> str | None:
+    row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+    return row[0] if row else None
+
+
+def set_meta(conn: apsw.Connection, key: str, value: str) -> None:
+    conn.execute(
+        "INSERT INTO meta(key, value) VALUES (?, ?) "
+        "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        (key, value),
+    )
+
+
+def vector_dims(conn: apsw.Connection) -> int | None:
+    """Dimensions the vector table was created with (None if it does not exist)."""
+    row = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'chunks_vec'").fetchone()
+    if not row:
+        return None
+    marker = "float["
+    start = row[0].index(marker) + len(marker)
+    return int(row[0][start : row[0].index("]", start)])
+
+
+def recreate_vector_table(conn: apsw.Connection, dims: int) -> None:
+    """Drop every vector (inside the caller's transaction) and make a table of `dims`."""
+    conn.execute("DROP TABLE IF EXISTS chunks_vec")
+    conn.execute(vector_table_sql(dims))
+    conn.execute("UPDATE chunks SET has_vector = 0")
+
+
+def _has_table(conn: apsw.Connection, name: str) -> bool:
+    return bool(conn.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (name,)).fetchone())
+
+
+class ThreadConnections:
+    """One connection per thread (apsw connections must not be shared across threads)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._local = threading.local()
+
+    def get(self) -> apsw.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = connect(self.path)
+        return conn

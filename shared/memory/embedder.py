@@ -1,0 +1,116 @@
+"""Text embeddings with fastembed, loaded lazily and only by the processes that need them.
+
+The model's identity (name + a fingerprint of the weights) is recorded in the index, so a change
+of model is detected and never mixes vectors from two models.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from shared.config import EmbeddingConfig
+
+
+class EmbedderUnavailable(Exception):
+    """The embedding model cannot be loaded; search falls back to keywords."""
+
+
+@dataclass(frozen=True)
+class ModelIdentity:
+    name: str
+    fingerprint: str  # weights fingerprint for a local folder, "catalogue" otherwise
+
+    @property
+    def key(self) -> str:
+        return f"{self.name}@{self.fingerprint}"
+
+
+def model_identity(config: EmbeddingConfig) -> ModelIdentity:
+    """Identify the configured weights cheaply (size + head of model.onnx), without loading them."""
+    if not config.model_path:
+        return ModelIdentity(config.model, "catalogue")
+    onnx = Path(config.model_path).expanduser() / "model.onnx"
+    try:
+        with open(onnx, "rb") as handle:
+            head = handle.read(1 << 20)
+        digest = hashlib.sha256(head + str(onnx.stat().st_size).encode()).hexdigest()[:16]
+    except OSError:
+        digest = "missing"
+    return ModelIdentity(config.model, digest)
+
+
+class Embedder:
+    """Wraps fastembed's TextEmbedding; thread-safe, loaded on first use."""
+
+    def __init__(self, config: EmbeddingConfig, cache_dir: Path | None = None) -> None:
+        self.config = config
+        self.cache_dir = cache_dir  # where fastembed keeps catalogue downloads
+        self.identity = model_identity(config)
+        self._model = None
+        self._error: str | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def dims(self) -> int:
+        return self._load().embedding_size
+
+    def available(self) -> bool:
+        try:
+            self._load()
+        except EmbedderUnavailable:
+            return False
+        return True
+
+    @property
+    def error(self) -> str | None:
+        return self._error
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        """Embed passages; returns a float32 array of shape (len(texts), dims), L2-normalised."""
+        if not texts:
+            return np.zeros((0, self.dims), dtype=np.float32)
+        model = self._load()
+        with self._lock:  # one ONNX session: serialise callers rather than oversubscribe cores
+            vectors = list(model.embed(texts, batch_size=self.config.batch_size))
+        return np.asarray(vectors, dtype=np.float32)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.embed([text])[0]
+
+    def _load(self):
+        if self._model is not None:
+            return self._model
+        if self._error is not None:
+            raise EmbedderUnavailable(self._error)
+        with self._lock:
+            if self._model is None and self._error is None:
+                self._model, self._error = _load_fastembed(self.config, self.cache_dir)
+        if self._model is None:
+            raise EmbedderUnavailable(self._error)
+        return self._model
+
+
+def _load_fastembed(config: EmbeddingConfig, cache_dir: Path | None):
+    """Return (model, None) or (None, reason). Never lets an import or download error escape."""
+    model_path = config.model_path and str(Path(config.model_path).expanduser())
+    if model_path and not (Path(model_path) / "model.onnx").is_file():
+        return None, f"no model.onnx in embedding model_path {model_path}"
+    try:
+        from fastembed import TextEmbedding
+
+        kwargs: dict = {"threads": config.threads or os.cpu_count() or 1}
+        if model_path:
+            kwargs["specific_model_path"] = model_path
+        elif cache_dir is not None:
+            kwargs["cache_dir"] = str(cache_dir)
+        return TextEmbedding(config.model, **kwargs), None
+    except (
+        Exception
+    ) as exc:  # fastembed raises many kinds (network, hub, onnx); all mean "no model"
+        return None, f"cannot load embedding model {config.model}: {exc.__class__.__name__}: {exc}"

@@ -1,0 +1,203 @@
+"""Turning text into what FTS5 indexes, and user queries into safe MATCH expressions.
+
+User text never reaches MATCH raw: it is split into word tokens, stop-words are dropped, and each
+token is double-quoted, so FTS5 operators (`AND`, `NEAR`, `*`, `-`, `:`, `^`, parentheses) are
+plain words. CJK text has no spaces, so both sides split it into single characters and a CJK run
+in a query becomes a quoted phrase of those characters (an exact substring match).
+"""
+
+from __future__ import annotations
+
+import re
+
+from shared.memory.chunker import CJK
+
+WORD = re.compile(r"\w+", re.UNICODE)
+CJK_RUN = re.compile(f"(?:{CJK.pattern})+")
+
+STOP_WORDS = frozenset(
+    [
+        "a",
+        "about",
+        "above",
+        "after",
+        "again",
+        "against",
+        "all",
+        "am",
+        "an",
+        "and",
+        "any",
+        "are",
+        "aren't",
+        "as",
+        "at",
+        "be",
+        "because",
+        "been",
+        "before",
+        "being",
+        "below",
+        "between",
+        "both",
+        "but",
+        "by",
+        "can",
+        "could",
+        "did",
+        "do",
+        "does",
+        "doing",
+        "don't",
+        "down",
+        "during",
+        "each",
+        "few",
+        "for",
+        "from",
+        "further",
+        "had",
+        "has",
+        "have",
+        "having",
+        "he",
+        "her",
+        "here",
+        "hers",
+        "herself",
+        "him",
+        "himself",
+        "his",
+        "how",
+        "i",
+        "if",
+        "in",
+        "into",
+        "is",
+        "isn't",
+        "it",
+        "it's",
+        "its",
+        "itself",
+        "just",
+        "let's",
+        "me",
+        "more",
+        "most",
+        "my",
+        "myself",
+        "no",
+        "nor",
+        "not",
+        "now",
+        "of",
+        "off",
+        "on",
+        "once",
+        "only",
+        "or",
+        "other",
+        "our",
+        "ours",
+        "ourselves",
+        "out",
+        "over",
+        "own",
+        "same",
+        "she",
+        "should",
+        "so",
+        "some",
+        "such",
+        "than",
+        "that",
+        "the",
+        "their",
+        "theirs",
+        "them",
+        "themselves",
+        "then",
+        "there",
+        "these",
+        "they",
+        "this",
+        "those",
+        "through",
+        "to",
+        "too",
+        "under",
+        "until",
+        "up",
+        "very",
+        "was",
+        "we",
+        "were",
+        "what",
+        "when",
+        "where",
+        "which",
+        "while",
+        "who",
+        "whom",
+        "why",
+        "will",
+        "with",
+        "would",
+        "you",
+        "your",
+        "yours",
+        "yourself",
+        "yourselves",
+        "s",
+        "t",
+        "d",
+        "ll",
+        "m",
+        "re",
+        "ve",
+        "did",
+        "does",
+        "doing",
+    ]
+)
+
+
+def fts_text(text: str) -> str:
+    """Text as stored in the FTS table: CJK characters separated so each is a token."""
+    return CJK.sub(lambda m: f" {m.group(0)} ", text) if CJK.search(text) else text
+
+
+def query_terms(query: str) -> list[str]:
+    """Distinct search terms of a query: lower-cased words without stop-words, CJK runs whole."""
+    terms: list[str] = []
+    for run in _split_runs(query):
+        if CJK.match(run):
+            terms.append(run)
+            continue
+        for word in WORD.findall(run.lower()):
+            if word not in terms:
+                terms.append(word)
+    content = [t for t in terms if t not in STOP_WORDS and t.strip("_")]
+    return content or [t for t in terms if t.strip("_")]
+
+
+def match_expression(query: str) -> str | None:
+    """An FTS5 MATCH string OR-ing the quoted terms; None when the query has no searchable term."""
+    terms = query_terms(query)
+    if not terms:
+        return None
+    return " OR ".join(_quote(" ".join(t) if CJK.match(t) else t) for t in terms)
+
+
+def _split_runs(text: str) -> list[str]:
+    """Split text into alternating CJK and non-CJK runs."""
+    runs, last = [], 0
+    for m in CJK_RUN.finditer(text):
+        runs.extend([text[last : m.start()], m.group(0)])
+        last = m.end()
+    runs.append(text[last:])
+    return [r for r in runs if r]
+
+
+def _quote(term: str) -> str:
+    return '"' + term.replace('"', '""') + '"'

@@ -1,0 +1,207 @@
+"""Hybrid memory search: FTS5 BM25 and vector KNN, fused into one ranking with citations.
+
+Both legs fetch a candidate pool; scores are min-max normalised within each pool and combined
+with the configured weights, so a chunk found by only one leg still ranks on that leg's merit.
+When the embedding model cannot be used, search runs on keywords alone and says why.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+
+import apsw
+import numpy as np
+
+from shared.config import MemoryConfig
+from shared.memory import db
+from shared.memory.embedder import Embedder, EmbedderUnavailable
+from shared.memory.fts import match_expression
+
+SNIPPET_CHARS = 700
+MAX_LIMIT = 100
+
+
+@dataclass
+class SearchResult:
+    path: str
+    start_line: int
+    end_line: int
+    heading: str
+    score: float
+    snippet: str
+    keyword_score: float
+    vector_score: float
+
+    @property
+    def citation(self) -> str:
+        if self.start_line == self.end_line:
+            return f"{self.path}#L{self.start_line}"
+        return f"{self.path}#L{self.start_line}-L{self.end_line}"
+
+    def as_dict(self) -> dict:
+        return {**asdict(self), "citation": self.citation}
+
+
+@dataclass
+class SearchResponse:
+    query: str
+    results: list[SearchResult]
+    took_ms: float
+    mode: str  # hybrid | keyword | vector | none
+    warnings: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {
+            "query": self.query,
+            "results": [r.as_dict() for r in self.results],
+            "took_ms": round(self.took_ms, 2),
+            "mode": self.mode,
+            "warnings": self.warnings,
+        }
+
+
+class MemorySearch:
+    def __init__(
+        self, conn: apsw.Connection, embedder: Embedder | None, config: MemoryConfig
+    ) -> None:
+        self.conn = conn
+        self.embedder = embedder
+        self.config = config
+
+    def search(self, query: str, limit: int | None = None) -> SearchResponse:
+        started = time.perf_counter()
+        limit = max(1, min(limit or self.config.search_limit, MAX_LIMIT))
+        pool = max(50, limit * 5)
+        warnings: list[str] = []
+        keyword = self._keyword_leg(query, pool)
+        vector = self._vector_leg(query, pool, warnings)
+        scores = self._fuse(keyword, vector)
+        ranked = sorted(scores, key=scores.get, reverse=True)[:limit]
+        results = self._load(ranked, scores, keyword, vector)
+        mode = "hybrid" if vector is not None else "keyword"
+        return SearchResponse(
+            query, results, (time.perf_counter() - started) * 1000, mode, warnings
+        )
+
+    # -- legs -----------------------------------------------------------------------------
+
+    def _keyword_leg(self, query: str, pool: int) -> dict[int, float]:
+        """chunk id -> BM25 relevance (positive, higher is better)."""
+        expression = match_expression(query)
+        if expression is None:
+            return {}
+        rows = self.conn.execute(
+            "SELECT rowid, bm25(chunks_fts, 1.0, 0.5, 0.5) FROM chunks_fts"
+            " WHERE chunks_fts MATCH ? ORDER BY bm25(chunks_fts, 1.0, 0.5, 0.5) LIMIT ?",
+            (expression, pool),
+        )
+        return {rowid: -rank for rowid, rank in rows}
+
+    def _vector_leg(self, query: str, pool: int, warnings: list[str]) -> dict[int, float] | None:
+        """chunk id -> cosine similarity; None when vectors cannot be used (with a warning)."""
+        reason = self._vector_unavailable_reason()
+        if reason:
+            warnings.append(f"keyword search only: {reason}")
+            return None
+        if not query.strip():
+            return {}
+        try:
+            vector = self.embedder.embed_query(query)
+        except EmbedderUnavailable as exc:
+            warnings.append(f"keyword search only: {exc}")
+            return None
+        rows = self.conn.execute(
+            "SELECT chunk_id, distance FROM chunks_vec WHERE embedding MATCH ? AND k = ?",
+            (np.asarray(vector, dtype=np.float32).tobytes(), pool),
+        )
+        return {chunk_id: 1.0 - distance for chunk_id, distance in rows}
+
+    def _vector_unavailable_reason(self) -> str | None:
+        if self.embedder is None:
+            return "no embedding model configured"
+        if not self.embedder.available():
+            return self.embedder.error
+        stored = db.get_meta(self.conn, "embedding_model")
+        if stored is None:
+            return None if not self._has_chunks() else "the index has no vectors yet"
+        if stored != self.embedder.identity.key:
+            return (
+                f"the index was built with {stored} but the configured model is "
+                f"{self.embedder.identity.key}; run `localgpt memory reindex`"
+            )
+        return None
+
+    def _has_chunks(self) -> bool:
+        return bool(self.conn.execute("SELECT 1 FROM chunks LIMIT 1").fetchone())
+
+    # -- fusion ---------------------------------------------------------------------------
+
+    def _fuse(self, keyword: dict[int, float], vector: dict[int, float] | None) -> dict[int, float]:
+        """chunk id -> fused score in 0..1."""
+        kw = _normalise(keyword)
+        if not vector:
+            return kw
+        vec = _normalise(vector)
+        w_kw, w_vec = self.config.keyword_weight, self.config.vector_weight
+        total = (w_kw + w_vec) or 1.0
+        # A chunk found only by meaning must be at least somewhat similar: the vector leg
+        # always returns a full pool, however unrelated its tail is.
+        floor = self.config.min_vector_similarity
+        related = {cid for cid, sim in vector.items() if sim >= floor}
+        return {
+            cid: (w_kw * kw.get(cid, 0.0) + w_vec * vec.get(cid, 0.0)) / total
+            for cid in set(kw) | related
+        }
+
+    def _load(
+        self,
+        ids: list[int],
+        scores: dict[int, float],
+        keyword: dict[int, float],
+        vector: dict[int, float] | None,
+    ) -> list[SearchResult]:
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
+        rows = self.conn.execute(
+            f"SELECT id, path, start_line, end_line, heading, text FROM chunks"
+            f" WHERE id IN ({marks})",
+            ids,
+        )
+        by_id = {row[0]: row for row in rows}
+        kw_norm = _normalise(keyword)
+        results = []
+        for cid in ids:
+            if cid not in by_id:  # deleted between the legs and the load
+                continue
+            _, path, start, end, heading, text = by_id[cid]
+            results.append(
+                SearchResult(
+                    path=path,
+                    start_line=start,
+                    end_line=end,
+                    heading=heading,
+                    score=round(float(scores.get(cid, 0.0)), 4),
+                    snippet=_snippet(text),
+                    keyword_score=round(float(kw_norm.get(cid, 0.0)), 4),
+                    vector_score=round(float((vector or {}).get(cid, 0.0)), 4),
+                )
+            )
+        return results
+
+
+def _normalise(scores: dict[int, float]) -> dict[int, float]:
+    """Min-max to 0..1 within one leg's pool (a single hit scores 1)."""
+    if not scores:
+        return {}
+    low, high = min(scores.values()), max(scores.values())
+    span = high - low
+    if span <= 1e-12:
+        return {cid: 1.0 for cid in scores}
+    return {cid: (value - low) / span for cid, value in scores.items()}
+
+
+def _snippet(text: str) -> str:
+    text = text.strip()
+    return text if len(text) <= SNIPPET_CHARS else text[: SNIPPET_CHARS - 1].rstrip() + "…"

@@ -1,0 +1,108 @@
+"""The home folder and the OpenClaw-compatible workspace: creating them and staying inside them."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from shared.config import Config
+
+# Seeded in OpenClaw's order (AGENTS, SOUL, TOOLS, IDENTITY, USER, HEARTBEAT), then MEMORY.
+TEMPLATE_FILES = (
+    "AGENTS.md",
+    "SOUL.md",
+    "TOOLS.md",
+    "IDENTITY.md",
+    "USER.md",
+    "HEARTBEAT.md",
+    "MEMORY.md",
+)
+WORKSPACE_DIRS = ("memory", "knowledge", "skills")
+
+DEFAULT_CONFIG_TOML = """\
+# LocalGPT configuration. Environment variables override some keys:
+# LOCALGPT_WORKSPACE, LOCALGPT_EMBEDDING_MODEL, LOCALGPT_EMBEDDING_MODEL_PATH.
+
+[workspace]
+# An existing OpenClaw workspace works as-is, e.g. "~/.openclaw/workspace".
+# Empty means <home>/workspace.
+path = ""
+
+[embedding]
+model = "sentence-transformers/all-MiniLM-L6-v2"
+# A local fastembed model folder; empty downloads the model from fastembed's catalogue.
+model_path = ""
+
+[memory]
+# Files larger than this are skipped (with a logged reason) rather than indexed.
+max_file_mb = 10.0
+search_limit = 6
+
+[server]
+host = "127.0.0.1"
+port = 31327
+"""
+
+
+class OutsideWorkspaceError(ValueError):
+    """A path that resolves outside the workspace (directly, via `..` or via a symlink)."""
+
+
+@dataclass
+class InitReport:
+    created: list[Path] = field(default_factory=list)
+    kept: list[Path] = field(default_factory=list)
+
+
+def init_home(config: Config) -> InitReport:
+    """Create the home layout and seed missing workspace files; never touch an existing file."""
+    report = InitReport()
+    for directory in (config.home, config.data_dir, config.sessions_dir, config.logs_dir):
+        _mkdir(directory, report)
+    _write_new(config.config_file, DEFAULT_CONFIG_TOML, report)
+    workspace = config.workspace_dir
+    _mkdir(workspace, report)
+    templates = resources.files("shared") / "templates"
+    for name in TEMPLATE_FILES:
+        _write_new(workspace / name, (templates / name).read_text(encoding="utf-8"), report)
+    for name in WORKSPACE_DIRS:
+        _mkdir(workspace / name, report)
+    return report
+
+
+def _mkdir(path: Path, report: InitReport) -> None:
+    if path.is_dir():
+        return
+    path.mkdir(parents=True, exist_ok=True)
+    report.created.append(path)
+
+
+def _write_new(path: Path, text: str, report: InitReport) -> None:
+    """Write only if absent (open with O_EXCL, as OpenClaw's `wx` flag does)."""
+    try:
+        with open(path, "x", encoding="utf-8") as handle:
+            handle.write(text)
+    except FileExistsError:
+        report.kept.append(path)
+    else:
+        report.created.append(path)
+
+
+def resolve_in_workspace(workspace: Path, user_path: str | os.PathLike[str]) -> Path:
+    """Resolve a user-supplied path (relative to the workspace, or absolute) and refuse escapes.
+
+    Symlinks are followed before the check, so a link pointing outside is refused too.
+    """
+    root = workspace.resolve()
+    raw = Path(user_path).expanduser()
+    candidate = (raw if raw.is_absolute() else root / raw).resolve()
+    if candidate != root and root not in candidate.parents:
+        raise OutsideWorkspaceError(f"{user_path} is outside the workspace {root}")
+    return candidate
+
+
+def relative_path(workspace: Path, path: Path) -> str:
+    """Workspace-relative path with forward slashes (the form stored in the index)."""
+    return path.relative_to(workspace).as_posix()
