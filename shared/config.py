@@ -29,7 +29,7 @@ class WorkspaceConfig:
 class EmbeddingConfig:
     model: str = DEFAULT_EMBEDDING_MODEL
     model_path: str = ""  # a local fastembed model folder; empty: fastembed's catalogue
-    batch_size: int = 64
+    batch_size: int = 32
     threads: int = 0  # onnxruntime intra-op threads; 0: one per core
 
 
