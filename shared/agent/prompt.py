@@ -1,7 +1,8 @@
 """The system prompt: who the assistant is, its tools and rules, skills, time, and the workspace.
 
 Section order follows OpenClaw's `buildAgentSystemPrompt` (openclaw-compat §1.3): identity,
-tooling, safety, skills, memory recall, workspace, time, then the `# Project Context` files.
+tooling, safety, skills, memory recall, workspace, then the `# Project Context` files; the
+current time comes last (OpenClaw puts it before the files) so the prefix stays cacheable.
 """
 
 from __future__ import annotations
@@ -57,11 +58,6 @@ def build_system_prompt(config: Config, now: datetime, options: PromptOptions) -
     if "memory_search" in options.tools:
         parts.append(MEMORY_RECALL)
     parts.append(f"## Workspace\nYour working directory is: {workspace}")
-    parts.append(
-        "## Current Date & Time\n"
-        f"Time zone: {zone_label(now, config)}\n"
-        f"Current time: {now:%Y-%m-%d %H:%M} ({now:%A}), UTC offset {now:%z}"
-    )
     files = load_bootstrap_files(
         workspace, config.agent.bootstrap_max_chars, config.agent.bootstrap_total_max_chars
     )
@@ -75,6 +71,13 @@ def build_system_prompt(config: Config, now: datetime, options: PromptOptions) -
         parts.append(
             "## Earlier in this conversation (compacted summary)\n" + options.summary.strip()
         )
+    # The clock goes last: everything above stays a stable prefix that llama.cpp (and provider
+    # prompt caches) can reuse from one turn to the next.
+    parts.append(
+        "## Current Date & Time\n"
+        f"Time zone: {zone_label(now, config)}\n"
+        f"Current time: {now:%Y-%m-%d %H:%M} ({now:%A}), UTC offset {now:%z}"
+    )
     if options.flush:
         parts.append(FLUSH_SYSTEM)
     return "\n\n".join(p for p in parts if p) + "\n"
