@@ -53,7 +53,11 @@ class Assistant:
 
     @property
     def tools(self) -> tuple[str, ...]:
-        return tuple(TOOLS) if self.config.llm.tools else ()
+        """The memory tools, unless disabled or the model cannot call tools (then auto-recall
+        is how memory reaches it)."""
+        if not self.config.llm.tools or not self.client.endpoint.supports_tools:
+            return ()
+        return tuple(TOOLS)
 
     def send(self, text: str, events: TurnEvents | None = None) -> TurnResult:
         """One user turn. Raises LLMError (one line) when the model cannot be reached."""
