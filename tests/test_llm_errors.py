@@ -113,3 +113,9 @@ def test_server_shows_tool_history_to_the_model_as_text():
         {"role": "assistant", "content": "(called tools: memory_search)"},
         {"role": "user", "content": "Tool result (memory_search):\n{}"},
     ]
+
+
+def test_unknown_time_zone_is_a_config_error(home):
+    done = run_cli("ask", "hi", env={"LOCALGPT_TIMEZONE": "Mars/Olympus_Mons"})
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "not a known IANA time zone" in done.stderr

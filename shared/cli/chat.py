@@ -12,12 +12,13 @@ from rich.markup import escape
 from rich.text import Text
 
 from shared.agent.assistant import Assistant
+from shared.agent.clock import user_zone
 from shared.agent.llm import LLMClient, LLMError
 from shared.agent.loop import TurnEvents, TurnResult
 from shared.agent.session import SessionError, SessionStore
 from shared.agent.tools import ToolOutcome
 from shared.cli.common import console, err_console, fail, get_config, print_json
-from shared.config import Config
+from shared.config import Config, ConfigError
 
 HELP = """Commands:
   /new              start a new session
@@ -216,6 +217,10 @@ def _error(message: str) -> None:
 
 def _ready_config() -> Config:
     config = get_config()
+    try:
+        user_zone(config)
+    except ConfigError as exc:
+        fail(str(exc), code=2)
     if not config.workspace_dir.is_dir():
         fail(
             f"workspace {config.workspace_dir} does not exist; run `localgpt init` "
