@@ -44,6 +44,23 @@ class MemoryConfig:
 
 
 @dataclass
+class QueueConfig:
+    worker_threads: int = 2
+    max_attempts: int = 4  # then a job is parked as failed, with its error
+    retry_base_seconds: float = 2.0  # backoff: base, 2x base, 4x base, ...
+    finished_job_retention_days: float = 7.0
+
+
+@dataclass
+class IndexerConfig:
+    reconcile_interval_seconds: float = 300.0  # full disk-vs-index check; 0 disables
+    debounce_ms: int = 800  # longest wait to group a burst of file events
+    step_ms: int = 100  # quiet time that ends a group of events
+    batch_files: int = 200  # files per index job
+    force_polling: bool = False  # for NFS/SMB, Docker bind mounts and WSL paths
+
+
+@dataclass
 class ServerConfig:
     host: str = "127.0.0.1"
     port: int = 31327
@@ -56,6 +73,8 @@ class Config:
     workspace: WorkspaceConfig = field(default_factory=WorkspaceConfig)
     embedding: EmbeddingConfig = field(default_factory=EmbeddingConfig)
     memory: MemoryConfig = field(default_factory=MemoryConfig)
+    queue: QueueConfig = field(default_factory=QueueConfig)
+    indexer: IndexerConfig = field(default_factory=IndexerConfig)
     server: ServerConfig = field(default_factory=ServerConfig)
 
     # Derived paths: one place that knows the home layout.

@@ -21,6 +21,7 @@ from rich.text import Text
 from shared.cli.common import console, fail, get_config, print_json, warn
 from shared.memory import Memory
 from shared.memory.lines import LinesError, read_lines
+from shared.status import memory_status
 from shared.workspace import OutsideWorkspaceError
 
 app = typer.Typer(help="Index and search the workspace's markdown memory.", no_args_is_help=True)
@@ -129,7 +130,7 @@ def search(
 @app.command()
 def stats(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """What is indexed, what is pending, and which model made the vectors."""
-    data = _open_memory().stats()
+    data = memory_status(_open_memory())
     if as_json:
         print_json(data)
         return
@@ -141,6 +142,9 @@ def stats(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] =
         ("files skipped", str(len(data["files_skipped"]))),
         ("chunks", f"{data['chunks']} ({data['chunks_without_vector']} without vector)"),
         ("embedding model", data["embedding_model"]),
+        ("queue", f"{data['queue_depth']} waiting, {data['jobs_failed']} failed job(s)"),
+        ("last file event", data["last_watcher_event_at"] or "none (is the indexer running?)"),
+        ("last reconcile", data["last_reconcile_at"] or "never"),
         ("database", f"{data['db_path']} ({data['db_bytes'] / 1e6:.1f} MB)"),
         ("last indexed", data["last_indexed_at"] or "never"),
     ]
@@ -154,6 +158,11 @@ def stats(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] =
         )
     for path, reason in data["files_skipped"].items():
         warn(f"skipped {path}: {reason}")
+    for failure in data["recent_failures"]:
+        warn(
+            f"job {failure['id']} ({failure['kind']}) failed after {failure['attempts']} "
+            f"attempt(s): {failure['last_error']}"
+        )
 
 
 @app.command()

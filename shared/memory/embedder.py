@@ -80,8 +80,9 @@ class Embedder:
         # throughput on mixed-length chunks. Results go back in the caller's order.
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         with self._lock:  # one ONNX session: serialise callers rather than oversubscribe cores
-            vectors = list(model.embed([texts[i] for i in order],
-                                       batch_size=self.config.batch_size))
+            vectors = list(
+                model.embed([texts[i] for i in order], batch_size=self.config.batch_size)
+            )
         result = np.empty((len(texts), len(vectors[0])), dtype=np.float32)
         result[order] = np.asarray(vectors, dtype=np.float32)
         return result

@@ -1,0 +1,43 @@
+"""`localgpt run <service>`: start one long-running process (as honcho's Procfile does)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from shared.cli.common import get_config
+from shared.config import Config
+from shared.logs import configure_logging
+from shared.workspace import init_home
+
+app = typer.Typer(help="Run one LocalGPT service in the foreground.", no_args_is_help=True)
+
+
+def _start(service: str) -> Config:
+    """JSON logs on stdout tagged with the service; the home is initialised on first run."""
+    configure_logging(service, stream=sys.stdout)
+    config = get_config()
+    init_home(config)
+    return config
+
+
+@app.command()
+def worker(
+    threads: Annotated[
+        int | None, typer.Option("--threads", "-w", min=1, max=32, help="Worker threads.")
+    ] = None,
+) -> None:
+    """Run a queue worker: executes indexing jobs (and, later, tasks) from the queue."""
+    from services.worker import Worker
+
+    Worker(_start("worker"), threads=threads).run()
+
+
+@app.command()
+def indexer() -> None:
+    """Watch the workspace and enqueue indexing jobs for whatever changes."""
+    from services.indexer import Indexer
+
+    Indexer(_start("indexer")).run()
