@@ -16,6 +16,8 @@ import numpy as np
 
 from shared.config import EmbeddingConfig
 
+QUERY_CACHE_SIZE = 512
+
 
 class EmbedderUnavailable(Exception):
     """The embedding model cannot be loaded; search falls back to keywords."""
@@ -55,6 +57,7 @@ class Embedder:
         self._model = None
         self._error: str | None = None
         self._lock = threading.Lock()
+        self._query_cache: dict[str, np.ndarray] = {}  # insertion-ordered: oldest first
 
     @property
     def dims(self) -> int:
@@ -88,7 +91,14 @@ class Embedder:
         return result
 
     def embed_query(self, text: str) -> np.ndarray:
-        return self.embed([text])[0]
+        """Query vectors are cached: people (and pages that poll) repeat queries."""
+        vector = self._query_cache.get(text)
+        if vector is None:
+            vector = self.embed([text])[0]
+            if len(self._query_cache) >= QUERY_CACHE_SIZE:
+                self._query_cache.pop(next(iter(self._query_cache)))
+            self._query_cache[text] = vector
+        return vector
 
     def _load(self):
         if self._model is not None:

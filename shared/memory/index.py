@@ -8,6 +8,7 @@ whenever the same text was embedded before (renames and unchanged passages cost 
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -454,8 +455,6 @@ def _path_words(path: str) -> str:
 
 
 def _sha(text: str) -> str:
-    import hashlib
-
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
