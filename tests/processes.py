@@ -63,7 +63,9 @@ def kill9(xprocess, name: str) -> None:
 
 
 def log_text(xprocess, name: str) -> str:
-    return Path(xprocess.getinfo(name).logpath).read_text(errors="replace")
+    """This run's output of a service (xprocess appends every run to one log file)."""
+    text = Path(xprocess.getinfo(name).logpath).read_text(errors="replace")
+    return text.rsplit("@@__xproc_block_delimiter__@@", 1)[-1]
 
 
 def wait_for(condition: Callable[[], object], timeout: float, what: str, interval: float = 0.1):

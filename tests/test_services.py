@@ -47,6 +47,20 @@ def stack(tmp_path_factory, xprocess, embedder):
         stop_service(xprocess, name)
 
 
+@pytest.fixture
+def services(xprocess):
+    """Start services by name; every one started is stopped at teardown, even on failure."""
+    started: list[str] = []
+
+    def start(name: str, args: list[str], env: dict[str, str], ready: str) -> int:
+        started.append(name)
+        return start_service(xprocess, name, args, env, ready)
+
+    yield start
+    for name in started:
+        stop_service(xprocess, name)
+
+
 def converged(memory: Memory, queue: Queue) -> bool:
     """Nothing differs between disk and index, and no job is waiting or running."""
     changed, removed = memory.index.diff()
@@ -181,7 +195,7 @@ def test_a_malformed_job_is_retried_then_parked_as_failed(stack):
     assert any(f["id"] == job_id for f in queue.stats()["recent_failures"])
 
 
-def test_kill_9_mid_reindex_then_restart_converges(tmp_path, xprocess, embedder):
+def test_kill_9_mid_reindex_then_restart_converges(tmp_path, xprocess, services, embedder):
     config = make_home(tmp_path)
     for i in range(400):
         write(
@@ -212,5 +226,37 @@ def test_kill_9_mid_reindex_then_restart_converges(tmp_path, xprocess, embedder)
     assert job.attempts == 2
     assert converged(memory, queue)
     assert_index_matches_disk(memory, config.workspace_dir)
-    stop_service(xprocess, "lg-kill-worker")
+    memory.close()
+
+
+def test_a_dead_watcher_is_restarted_and_the_index_is_not_wiped(
+    tmp_path, xprocess, services, embedder
+):
+    config = make_home(tmp_path)
+    ws = config.workspace_dir
+    write(ws / "memory" / "keep.md", "# Keep\n\nprecious note")
+    memory, queue = Memory(config, embedder), Queue(config)
+    memory.sync()
+    env = service_env(config.home, MODEL_INT8)
+    services("lg-watch-indexer", ["run", "indexer"], env, "indexer_ready")
+    moved = tmp_path / "unplugged"
+    ws.rename(moved)  # the workspace disappears (an unplugged drive, a moved folder)
+    wait_for(
+        lambda: "workspace_missing" in log_text(xprocess, "lg-watch-indexer"),
+        30,
+        "the lost workspace to be noticed and logged",
+    )
+    assert "watcher_lost_workspace" in log_text(xprocess, "lg-watch-indexer")
+    assert memory.index.conn.execute("SELECT count(*) FROM files").fetchone()[0] == 8
+    moved.rename(ws)  # it comes back, with a note written meanwhile
+    write(ws / "memory" / "later.md", "# Later\n\nwritten while unplugged")
+    wait_for(
+        lambda: any(
+            "memory/later.md" in j.args.get("paths", [])
+            for j in queue.ledger.queued_older_than(-60)
+        ),
+        30,
+        "an index job for the new note",
+    )
+    assert "workspace_back" in log_text(xprocess, "lg-watch-indexer")
     memory.close()

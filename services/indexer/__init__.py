@@ -8,6 +8,7 @@ restarted. Embedding happens only in workers, so this process stays small.
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 import time
@@ -23,6 +24,17 @@ from shared.memory.index import MemoryIndex
 from shared.queue import Queue
 
 log = get_logger("indexer")
+
+WATCH_CHECK_MS = 2000  # how often the watcher wakes to check the workspace is still there
+
+
+def _identity(path) -> tuple[int, int] | None:
+    """(device, inode) of a folder, or None if it is gone."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
 
 
 class Indexer:
@@ -80,27 +92,44 @@ class Indexer:
     # -- watching -------------------------------------------------------------------------
 
     def watch_forever(self) -> None:
-        """Run the watcher until stopped, restarting it whenever it fails or ends."""
+        """Run the watcher until stopped, restarting it whenever it fails, ends, or the
+        workspace path stops being the folder it watches (inotify follows a moved folder)."""
         settings = self.config.indexer
         while not self.stop.is_set():
+            watched = _identity(self.workspace)
+            if watched is None:
+                self._wait_for_workspace()
+                continue
             try:
                 for changes in watch(
-                    self.workspace,
-                    watch_filter=MarkdownOrDirFilter(),
-                    debounce=settings.debounce_ms,
-                    step=settings.step_ms,
-                    stop_event=self.stop,
-                    raise_interrupt=False,
+                    self.workspace, watch_filter=MarkdownOrDirFilter(),
+                    debounce=settings.debounce_ms, step=settings.step_ms,
+                    stop_event=self.stop, raise_interrupt=False,
                     force_polling=settings.force_polling or None,
+                    rust_timeout=WATCH_CHECK_MS, yield_on_timeout=True,
                 ):
-                    self.on_changes(changes)
+                    if _identity(self.workspace) != watched:
+                        log.warning("watcher_lost_workspace", workspace=str(self.workspace))
+                        break
+                    if changes:
+                        self.on_changes(changes)
             except Exception as exc:
                 log.error("watcher_failed", error=f"{exc.__class__.__name__}: {exc}")
             if not self.stop.is_set():
                 self.watcher_restarts += 1
                 log.warning("watcher_restarting", restarts=self.watcher_restarts)
                 self.stop.wait(1.0)
-                self._catch_up()
+                if self.workspace.is_dir():
+                    self._catch_up()
+
+    def _wait_for_workspace(self) -> None:
+        log.warning("workspace_missing", workspace=str(self.workspace),
+                    detail="does not exist; waiting for it to come back")
+        while not self.stop.is_set() and not self.workspace.is_dir():
+            self.stop.wait(1.0)
+        if not self.stop.is_set():
+            log.info("workspace_back", workspace=str(self.workspace))
+            self._catch_up()
 
     def _catch_up(self) -> None:
         """After a watcher gap, a reconcile finds whatever changed meanwhile."""
