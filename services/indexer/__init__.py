@@ -102,11 +102,15 @@ class Indexer:
                 continue
             try:
                 for changes in watch(
-                    self.workspace, watch_filter=MarkdownOrDirFilter(),
-                    debounce=settings.debounce_ms, step=settings.step_ms,
-                    stop_event=self.stop, raise_interrupt=False,
+                    self.workspace,
+                    watch_filter=MarkdownOrDirFilter(),
+                    debounce=settings.debounce_ms,
+                    step=settings.step_ms,
+                    stop_event=self.stop,
+                    raise_interrupt=False,
                     force_polling=settings.force_polling or None,
-                    rust_timeout=WATCH_CHECK_MS, yield_on_timeout=True,
+                    rust_timeout=WATCH_CHECK_MS,
+                    yield_on_timeout=True,
                 ):
                     if _identity(self.workspace) != watched:
                         log.warning("watcher_lost_workspace", workspace=str(self.workspace))
@@ -123,8 +127,11 @@ class Indexer:
                     self._catch_up()
 
     def _wait_for_workspace(self) -> None:
-        log.warning("workspace_missing", workspace=str(self.workspace),
-                    detail="does not exist; waiting for it to come back")
+        log.warning(
+            "workspace_missing",
+            workspace=str(self.workspace),
+            detail="does not exist; waiting for it to come back",
+        )
         while not self.stop.is_set() and not self.workspace.is_dir():
             self.stop.wait(1.0)
         if not self.stop.is_set():

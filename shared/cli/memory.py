@@ -6,6 +6,7 @@ import sys
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -110,15 +111,15 @@ def search(
     for message in response.warnings:
         warn(message)
     if not response.results:
-        console.print(f"No results for {query!r}.", highlight=False)
+        console.print(Text(f"No results for {query!r}."))
     for rank, result in enumerate(response.results, start=1):
         console.print(
-            f"[bold]{rank}. {result.citation}[/]  [dim]score {result.score:.2f}"
+            f"[bold]{rank}. {escape(result.citation)}[/]  [dim]score {result.score:.2f}"
             f"  (keyword {result.keyword_score:.2f}, vector {result.vector_score:.2f})[/]",
             highlight=False,
         )
         if result.heading:
-            console.print(f"   [cyan]{result.heading}[/]", highlight=False)
+            console.print(f"   [cyan]{escape(result.heading)}[/]", highlight=False)
         for line in result.snippet.splitlines()[:4]:
             console.print(Text("   " + line[:160]))
     console.print(

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from shared.cli.common import get_config
+from shared.cli.common import fail, get_config
 from shared.config import Config
 from shared.logs import configure_logging
 from shared.workspace import init_home
@@ -41,3 +41,18 @@ def indexer() -> None:
     from services.indexer import Indexer
 
     Indexer(_start("indexer")).run()
+
+
+@app.command()
+def api(
+    host: Annotated[str | None, typer.Option("--host", help="Address to bind.")] = None,
+    port: Annotated[int | None, typer.Option("--port", min=1, max=65535)] = None,
+) -> None:
+    """Serve the HTTP API (loopback only unless [server] allow_remote = true)."""
+    from services.api import RemoteBindRefused, serve
+
+    config = _start("api")
+    try:
+        serve(config, host or config.server.host, port or config.server.port)
+    except RemoteBindRefused as exc:
+        fail(str(exc), code=2)
