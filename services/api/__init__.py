@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, FastAPI
 from services.api import routes_health, routes_jobs, routes_memory
 from services.api.auth import require_token
 from services.api.errors import install_error_handlers
+from services.api.limits import BodyLimitMiddleware
 from services.api.state import ApiState
 from shared.config import Config
 from shared.logs import get_logger
@@ -28,7 +29,7 @@ def create_app(config: Config) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        state.embedder.available()  # load the model before the first query, not during it
+        state.embedder.warm_up_in_background()  # serve at once; vectors join when loaded
         log.info("api_ready", workspace=str(config.workspace_dir))
         yield
         log.info("api_stopped")
@@ -37,11 +38,11 @@ def create_app(config: Config) -> FastAPI:
         title="LocalGPT",
         version="0.1.0",
         lifespan=lifespan,
-        max_body_size=MAX_BODY_BYTES,
         description="Local-first assistant API. Every /api route needs "
         "`Authorization: Bearer <token>` (see $LOCALGPT_HOME/token).",
     )
     app.state.api = state
+    app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_BODY_BYTES)
     install_error_handlers(app)
     api = APIRouter(prefix="/api", dependencies=[Depends(require_token)])
     api.include_router(routes_memory.router)

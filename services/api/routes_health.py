@@ -15,14 +15,18 @@ def health(request: Request) -> dict[str, Any]:
     checks = {
         "memory_db": _check(lambda: state.memory().conn.execute("SELECT 1").fetchone()),
         "queue": _check(lambda: state.queue.stats()["queue_depth"]),
-        "embedding_model": (
-            "ok" if state.embedder.available() else f"unavailable: {state.embedder.error}"
-        ),
+        "embedding_model": _model_status(state.embedder),
     }
     for name, extra in getattr(request.app.state, "health_extras", {}).items():
         checks[name] = extra()
     ok = all(value == "ok" for value in checks.values())
     return {"status": "ok" if ok else "degraded", "checks": checks}
+
+
+def _model_status(embedder) -> str:
+    if embedder.loading:
+        return "loading"
+    return "ok" if embedder.available() else f"unavailable: {embedder.error}"
 
 
 def _check(probe) -> str:

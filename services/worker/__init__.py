@@ -91,8 +91,7 @@ class Worker:
 
     def run(self) -> None:
         self.token = self.queue.ledger.register_worker()
-        if not self.embedder.available():
-            log.warning("embedding_unavailable", reason=self.embedder.error)
+        self.embedder.warm_up_in_background()  # jobs that need it wait for it; others don't
         self.queue.recover()
         sweeper = threading.Thread(target=self._sweep, name="ledger-sweeper", daemon=True)
         sweeper.start()

@@ -58,17 +58,33 @@ class Embedder:
         self._error: str | None = None
         self._lock = threading.Lock()
         self._query_cache: dict[str, np.ndarray] = {}  # insertion-ordered: oldest first
+        self._warming: threading.Thread | None = None
 
     @property
     def dims(self) -> int:
         return self._load().embedding_size
 
     def available(self) -> bool:
+        """Load the model if needed (blocking) and say whether it can be used."""
         try:
             self._load()
         except EmbedderUnavailable:
             return False
         return True
+
+    @property
+    def loading(self) -> bool:
+        """True while a background warm-up is still loading the model."""
+        return self._warming is not None and self._warming.is_alive()
+
+    def warm_up_in_background(self) -> None:
+        """Services start at once and load the model meanwhile (a first download, or an
+        offline machine's retries, can take many seconds)."""
+        if self._model is None and self._error is None and self._warming is None:
+            self._warming = threading.Thread(
+                target=self.available, name="embedder-warm-up", daemon=True
+            )
+            self._warming.start()
 
     @property
     def error(self) -> str | None:
@@ -120,6 +136,9 @@ def _load_fastembed(config: EmbeddingConfig, cache_dir: Path | None):
         return None, f"no model.onnx in embedding model_path {model_path}"
     try:
         from fastembed import TextEmbedding
+        from loguru import logger as fastembed_logger
+
+        fastembed_logger.disable("fastembed")  # unstructured; we log the outcome ourselves
 
         kwargs: dict = {"threads": config.threads or os.cpu_count() or 1}
         if model_path:
