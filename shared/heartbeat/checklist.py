@@ -47,8 +47,9 @@ class Checklist:
 
     @property
     def effectively_empty(self) -> bool:
-        """Skip the model call: nothing actionable and no tasks (OpenClaw's preflight)."""
-        return is_effectively_empty(self.text) and not self.tasks
+        """Skip the model call: nothing actionable. (A `tasks:` line is content, so a file with
+        tasks is never empty; OpenClaw's extra `tasks.length === 0` check is implied.)"""
+        return is_effectively_empty(self.text)
 
 
 def read_checklist(workspace: Path) -> Checklist | None:
