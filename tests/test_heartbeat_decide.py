@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from conftest import write
 
-from shared.config import DEFAULT_HEARTBEAT_PROMPT
+from shared.config import DEFAULT_HEARTBEAT_PROMPT, ConfigError, load_config
 from shared.heartbeat.decide import decide
 from shared.heartbeat.prompt import TASKS_ACK, TASKS_INTRO
 from shared.heartbeat.run import complete_run, fail_run
@@ -305,3 +305,54 @@ def test_decisions_are_pruned_by_retention_but_the_latest_20_stay(hb, store, wor
     kept = rows(store)
     assert len(kept) == 20
     assert kept[0].at == T0 + timedelta(days=2)
+
+
+def test_clock_going_back_does_not_stall_the_heartbeat(hb, store, workspace):
+    started(hb, store, workspace)  # slot at T0 + 30m
+    back = T0 - timedelta(hours=5)  # the clock was 5 hours fast and got corrected
+    decision = tick(back, hb, store, workspace)
+    assert (decision.kind, decision.next_due) == ("not-due", back + 30 * M)
+    assert tick(back + 30 * M, hb, store, workspace).kind == "enqueued"
+
+
+def test_changing_active_hours_takes_effect_at_once(hb, store, workspace):
+    hb.active_start, hb.active_end = "09:00", "17:00"
+    tick(datetime(2026, 6, 1, 16, 40, tzinfo=UTC), hb, store, workspace)
+    quiet = tick(datetime(2026, 6, 1, 17, 10, tzinfo=UTC), hb, store, workspace)
+    assert quiet.next_due == datetime(2026, 6, 2, 9, 0, tzinfo=UTC)
+    hb.active_start, hb.active_end = "00:00", "24:00"
+    now = datetime(2026, 6, 1, 17, 20, tzinfo=UTC)
+    assert tick(now, hb, store, workspace).next_due == now + 30 * M
+
+
+def test_run_in_flight_until_it_reports_or_goes_stale(hb, store, workspace):
+    slot = started(hb, store, workspace)
+    assert not store.snapshot().run_in_flight(slot, timedelta(minutes=15))
+    run = tick(slot, hb, store, workspace)
+    snap = store.snapshot()
+    assert snap.run_in_flight(slot + 14 * M, timedelta(minutes=15))
+    assert not snap.run_in_flight(slot + 15 * M, timedelta(minutes=15))  # a crashed worker
+    complete_run(slot + 2 * M, hb, store, workspace, run.id, "HEARTBEAT_OK")
+    assert not store.snapshot().run_in_flight(slot + 3 * M, timedelta(minutes=15))
+    with store.reading() as txn:
+        row = txn.decision(run.id)
+        assert (row.kind, row.outcome, row.slot) == ("enqueued", "ok-token", slot)
+        assert txn.decision(run.id + 100) is None
+
+
+def test_full_config_from_config_toml(home, workspace, store):
+    write(
+        home / "config.toml",
+        '[heartbeat]\ninterval = "1h30m"\ntimezone = "UTC"\n'
+        'active_start = "08:00"\nactive_end = "24:00"\nack_max_chars = 10\n',
+    )
+    config = load_config()
+    write(workspace / "HEARTBEAT.md", CHECKLIST)
+    first = decide(T0, config, store, workspace, False)
+    assert first.next_due == T0 + timedelta(minutes=90)
+    run = decide(T0 + timedelta(minutes=90), config, store, workspace, False)
+    out = complete_run(T0 + 91 * M, config, store, workspace, run.id, "HEARTBEAT_OK 12345678901")
+    assert out.outcome == "alert"  # 11 characters left, over ack_max_chars = 10
+    write(home / "config.toml", "[heartbeat]\ninterval = 0\n")
+    with pytest.raises(ConfigError, match="heartbeat.interval .* must be str"):
+        load_config()

@@ -143,3 +143,11 @@ def test_status_reports_a_bad_config_instead_of_failing(hb, store, workspace):
     assert status["enabled"] is False
     assert "heartbeat.interval" in status["config_error"]
     assert status["decisions"] == []
+
+
+def test_last_alert_outlives_the_dedup_window(hb, store, workspace):
+    run = enqueue(T0, hb, store, workspace)
+    complete_run(T0, hb, store, workspace, run.id, "Backup failed twice.")
+    later = T0 + timedelta(hours=30)
+    decide(later, hb, store, workspace, True, manual=True)  # a decision prunes old records
+    assert heartbeat_status(later, hb, store)["last_alert"]["preview"] == "Backup failed twice."

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Literal
 
 from shared.config import Config, HeartbeatConfig
-from shared.heartbeat.alerts import DEDUP_WINDOW
 from shared.heartbeat.checklist import HEARTBEAT_FILE, Checklist, Task, due_tasks, read_checklist
 from shared.heartbeat.prompt import build_prompt
 from shared.heartbeat.schedule import format_interval, next_slot_after
@@ -91,7 +90,7 @@ def decide(
             if not manual:
                 return Decision("not-due", "first start: heartbeat in one interval", now, first)
             slot = first
-        due = snap.retry_at or slot
+        due = _retry_at(snap, settings, now) or slot
         if not manual and now < due:
             return Decision("not-due", f"next heartbeat at {due.isoformat()}", now, due)
         verdict = _evaluate(now, settings, snap, workspace, busy)
@@ -118,14 +117,23 @@ def _disabled(txn: StateTxn, now: datetime, manual: bool) -> Decision:
 def _pending_slot(
     txn: StateTxn, snap: Snapshot, settings: HeartbeatSettings, now: datetime
 ) -> datetime | None:
-    """The stored slot; after an interval change, no later than one new interval from now."""
+    """The stored slot, pulled in when it lies beyond one interval from now (or beyond the
+    window's next opening): the interval or active hours were changed, or the clock went back.
+    Without this a backwards clock jump would silently stall the heartbeat."""
     if snap.next_slot is None or snap.interval is None:
         return None
-    if snap.interval == settings.interval:
-        return snap.next_slot
-    slot = min(snap.next_slot, now + settings.interval)
-    txn.set_schedule(settings.interval, slot, snap.retry_at)
+    latest = now + settings.interval
+    if settings.active_hours is not None:
+        latest = max(latest, settings.active_hours.next_open(now) or latest)
+    slot = min(snap.next_slot, latest)
+    retry = _retry_at(snap, settings, now)
+    if (slot, retry, snap.interval) != (snap.next_slot, snap.retry_at, settings.interval):
+        txn.set_schedule(settings.interval, slot, retry)
     return slot
+
+
+def _retry_at(snap: Snapshot, settings: HeartbeatSettings, now: datetime) -> datetime | None:
+    return None if snap.retry_at is None else min(snap.retry_at, now + settings.busy_retry)
 
 
 def _evaluate(
@@ -217,7 +225,7 @@ def _record(
     )
     if verdict.kind == "enqueued":
         txn.mark_enqueued(decision_id, now)
-    txn.prune(now, settings.retention, DEDUP_WINDOW)
+    txn.prune(now, settings.retention)
     log.info(
         "heartbeat decision",
         kind=verdict.kind,

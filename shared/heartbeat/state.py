@@ -85,6 +85,13 @@ class Snapshot:
     def next_due(self) -> datetime | None:
         return self.retry_at or self.next_slot
 
+    def run_in_flight(self, now: datetime, stale_after: timedelta) -> bool:
+        """A run was enqueued less than `stale_after` ago and has not reported an outcome.
+        (A crashed worker never reports; past `stale_after` its run no longer blocks.)"""
+        if self.last_run_at is None or self.last_run_decision == self.last_outcome_decision:
+            return False
+        return now - self.last_run_at < stale_after
+
 
 @dataclass(frozen=True)
 class DecisionRow:
@@ -224,12 +231,11 @@ class StateTxn:
             (digest, to_epoch(at), preview),
         )
 
-    def prune(self, now: datetime, retention: timedelta, alert_window: timedelta) -> None:
-        """Forget alerts past the dedup window and decisions past retention (keeping the
-        newest 20 for status, and at most KEEP_DECISIONS rows in all)."""
-        self.conn.execute(
-            "DELETE FROM heartbeat_alerts WHERE at < ?", (to_epoch(now - alert_window),)
-        )
+    def prune(self, now: datetime, retention: timedelta) -> None:
+        """Forget alerts and decisions older than retention, keeping the newest 20 decisions
+        for status and at most KEEP_DECISIONS in all. (Alerts outlive the 24 h dedup window
+        so status can still show the last one.)"""
+        self.conn.execute("DELETE FROM heartbeat_alerts WHERE at < ?", (to_epoch(now - retention),))
         self.conn.execute(
             "DELETE FROM heartbeat_decisions WHERE id NOT IN (SELECT id FROM heartbeat_decisions"
             " ORDER BY id DESC LIMIT 20) AND (last_at < ? OR id <= (SELECT MAX(id) FROM"
@@ -242,6 +248,13 @@ class StateTxn:
             "SELECT * FROM heartbeat_decisions ORDER BY id DESC LIMIT ?", (limit,)
         ).fetchall()
         return [_decision_row(row) for row in rows]
+
+    def decision(self, decision_id: int) -> DecisionRow | None:
+        """One decision, e.g. for `heartbeat run` waiting on its outcome."""
+        row = self.conn.execute(
+            "SELECT * FROM heartbeat_decisions WHERE id = ?", (decision_id,)
+        ).fetchone()
+        return None if row is None else _decision_row(row)
 
     def last_alert(self) -> tuple[datetime, str] | None:
         row = self.conn.execute(
