@@ -95,3 +95,9 @@ def test_ack_max_chars_is_configurable():
     assert classify_reply("HEARTBEAT_OK", ack_max_chars=0).kind == "ok-token"
     assert classify_reply("HEARTBEAT_OK " + "a" * 10, ack_max_chars=10).kind == "ok-token"
     assert classify_reply("HEARTBEAT_OK " + "a" * 11, ack_max_chars=10).kind == "alert"
+
+
+def test_trailing_characters_are_non_word_as_in_javascript():
+    # JavaScript's \w is ASCII: an accented letter after the token counts as punctuation there
+    assert strip_heartbeat_token("Fine HEARTBEAT_OKé").did_strip
+    assert not strip_heartbeat_token("Fine HEARTBEAT_OKa").did_strip

@@ -1,7 +1,17 @@
-"""Heartbeat: scheduled, self-checking background work driven by HEARTBEAT.md (OpenClaw-compatible).
+"""Heartbeat: scheduled background work driven by HEARTBEAT.md (OpenClaw-compatible).
 
-The heartbeat loop calls `decide()` each tick and sleeps until `Decision.next_due`; an
-`enqueued` decision carries the prompt for a run, whose reply goes to `complete_run()`.
+The loop calls `decide()` and sleeps until `Decision.next_due` (a minute or so when None:
+disabled); an `enqueued` decision carries the prompt for one run, and the run hands the
+model's reply to `complete_run()` (or its error to `fail_run()`):
+
+    store = HeartbeatStore(config.heartbeat_db)
+    while running:
+        now = datetime.now(UTC)
+        busy = store.snapshot().run_in_flight(now, stale_after) or other_run_is_going()
+        decision = decide(now, load_config(), store, config.workspace_dir, busy)
+        if decision.enqueued:
+            enqueue_heartbeat_run(decision.id, decision.prompt)
+        sleep_until(decision.next_due or now + timedelta(minutes=1))
 """
 
 from shared.heartbeat.ack import HEARTBEAT_TOKEN, SILENT_TOKEN, ReplyVerdict, classify_reply

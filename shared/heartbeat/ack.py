@@ -16,7 +16,7 @@ SILENT_TOKEN = "NO_REPLY"
 DEFAULT_ACK_MAX_CHARS = 300
 
 # The token at the end, with up to 4 trailing non-word characters ("HEARTBEAT_OK.", "...!!!").
-_TOKEN_AT_END = re.compile(re.escape(HEARTBEAT_TOKEN) + r"[^\w]{0,4}$")
+_TOKEN_AT_END = re.compile(re.escape(HEARTBEAT_TOKEN) + r"[^\w]{0,4}$", re.ASCII)  # JS \w
 _SILENT = re.compile(r"^\s*" + re.escape(SILENT_TOKEN) + r"\s*$", re.IGNORECASE)
 
 ReplyKind = Literal["ok-empty", "ok-token", "silent", "alert"]
