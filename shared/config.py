@@ -14,6 +14,12 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+# OpenClaw's classic heartbeat prompt (Jan-Jul 2026), sent verbatim as the user message.
+DEFAULT_HEARTBEAT_PROMPT = (
+    "Read HEARTBEAT.md if it exists (workspace context). Follow it strictly. "
+    "Do not infer or repeat old tasks from prior chats. "
+    "If nothing needs attention, reply HEARTBEAT_OK."
+)
 
 
 class ConfigError(Exception):
@@ -68,6 +74,17 @@ class ServerConfig:
 
 
 @dataclass
+class HeartbeatConfig:
+    interval: str = "30m"  # fixed period; "0" disables; s/m/h/d, compound like "1h30m"
+    active_start: str = ""  # "HH:MM", inclusive; empty start and end: always active
+    active_end: str = ""  # "HH:MM", exclusive, "24:00" allowed; end < start spans midnight
+    timezone: str = ""  # IANA name for active hours and daily logs; empty or "local": this machine
+    prompt: str = DEFAULT_HEARTBEAT_PROMPT
+    ack_max_chars: int = 300  # a HEARTBEAT_OK reply with at most this much left is an ack
+    retention_days: int = 30  # heartbeat decisions and finished task records older than this go
+
+
+@dataclass
 class Config:
     home: Path
     workspace: WorkspaceConfig = field(default_factory=WorkspaceConfig)
@@ -76,6 +93,7 @@ class Config:
     queue: QueueConfig = field(default_factory=QueueConfig)
     indexer: IndexerConfig = field(default_factory=IndexerConfig)
     server: ServerConfig = field(default_factory=ServerConfig)
+    heartbeat: HeartbeatConfig = field(default_factory=HeartbeatConfig)
 
     # Derived paths: one place that knows the home layout.
     @property
@@ -100,6 +118,10 @@ class Config:
         return self.data_dir / "queue.db"
 
     @property
+    def heartbeat_db(self) -> Path:
+        return self.data_dir / "heartbeat.db"
+
+    @property
     def sessions_dir(self) -> Path:
         return self.home / "sessions"
 
@@ -119,6 +141,7 @@ class Config:
             "workspace": str(self.workspace_dir),
             "memory_db": str(self.memory_db),
             "queue_db": str(self.queue_db),
+            "heartbeat_db": str(self.heartbeat_db),
             "sessions": str(self.sessions_dir),
             "logs": str(self.logs_dir),
         }
