@@ -27,12 +27,57 @@ from shared.memory.index import embed_text  # noqa: E402
 from shared.workspace import init_home  # noqa: E402
 
 DEFAULT_MODEL = ROOT.parent / "shared" / "models" / "all-MiniLM-L6-v2-onnx-int8"
-WORDS = (
-    "garden project meeting budget kayak recipe travel sister deadline review code server "
-    "coffee running marathon doctor insurance invoice camera lens painting guitar lesson "
-    "school tax return plan idea bug release migration database backup laptop phone call "
-    "birthday gift flight hotel museum concert novel chapter draft weekly summary goal habit"
-).split()
+WORDS = [
+    "garden",
+    "project",
+    "meeting",
+    "budget",
+    "kayak",
+    "recipe",
+    "travel",
+    "sister",
+    "deadline",
+    "review",
+    "code",
+    "server",
+    "coffee",
+    "running",
+    "marathon",
+    "doctor",
+    "insurance",
+    "invoice",
+    "camera",
+    "lens",
+    "painting",
+    "guitar",
+    "lesson",
+    "school",
+    "tax",
+    "return",
+    "plan",
+    "idea",
+    "bug",
+    "release",
+    "migration",
+    "database",
+    "backup",
+    "laptop",
+    "phone",
+    "call",
+    "birthday",
+    "gift",
+    "flight",
+    "hotel",
+    "museum",
+    "concert",
+    "novel",
+    "chapter",
+    "draft",
+    "weekly",
+    "summary",
+    "goal",
+    "habit",
+]
 
 
 def write_corpus(workspace: Path, files: int, seed: int = 7) -> None:
@@ -53,8 +98,9 @@ def write_corpus(workspace: Path, files: int, seed: int = 7) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--files", type=int, default=2000)
-    parser.add_argument("--model-path", default=os.environ.get(
-        "LOCALGPT_EMBEDDING_MODEL_PATH", str(DEFAULT_MODEL)))
+    parser.add_argument(
+        "--model-path", default=os.environ.get("LOCALGPT_EMBEDDING_MODEL_PATH", str(DEFAULT_MODEL))
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as home:
         os.environ.update(LOCALGPT_HOME=home, LOCALGPT_EMBEDDING_MODEL_PATH=args.model_path)
@@ -71,8 +117,9 @@ def main() -> None:
         texts = []
         for path in sorted(config.workspace_dir.rglob("*.md")):
             rel = path.relative_to(config.workspace_dir).as_posix()
-            for chunk in chunk_markdown(path.read_text(encoding="utf-8"),
-                                        config.memory.chunk_tokens):
+            for chunk in chunk_markdown(
+                path.read_text(encoding="utf-8"), config.memory.chunk_tokens
+            ):
                 texts.append(embed_text(rel, chunk))
         model = embedder._load()  # fastembed's TextEmbedding, called directly
         batch = config.embedding.batch_size
@@ -88,13 +135,18 @@ def main() -> None:
 
     print(f"corpus:               {report.files_indexed} files, {report.chunks_written} chunks")
     print(f"end-to-end reindex:   {report.seconds:.1f} s = {e2e_rate:.1f} chunks/s")
-    print(f"fastembed raw:        {raw_seconds:.1f} s = {raw_rate:.1f} chunks/s "
-          f"({len(texts)} chunks)")
+    print(
+        f"fastembed raw:        {raw_seconds:.1f} s = {raw_rate:.1f} chunks/s ({len(texts)} chunks)"
+    )
     print(f"fastembed raw, texts pre-sorted by length: {sorted_rate:.1f} chunks/s")
-    print(f"end-to-end / raw:     {e2e_rate / raw_rate:.2f}x "
-          f"(vs pre-sorted raw: {e2e_rate / sorted_rate:.2f}x)")
-    print(f"no-change reindex:    {noop.seconds:.2f} s "
-          f"({noop.files_unchanged} files unchanged, {noop.files_indexed} re-indexed)")
+    print(
+        f"end-to-end / raw:     {e2e_rate / raw_rate:.2f}x "
+        f"(vs pre-sorted raw: {e2e_rate / sorted_rate:.2f}x)"
+    )
+    print(
+        f"no-change reindex:    {noop.seconds:.2f} s "
+        f"({noop.files_unchanged} files unchanged, {noop.files_indexed} re-indexed)"
+    )
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Embedded model speed: the whole LocalGPT stack next to the raw llama.cpp server, same run.
 
-Starts `localgpt run-llm` (llama.cpp behind the OpenAI-compatible server) as a real process,
+Starts `localgpt run llm` (llama.cpp behind the OpenAI-compatible server) as a real process,
 then alternates, round by round, three ways of asking it the same kind of question:
 
   raw server   one streamed HTTP request with the assistant's messages (no litellm, no agent)
@@ -74,7 +74,7 @@ def free_port() -> int:
 
 def start_server(env: dict[str, str], port: int) -> subprocess.Popen:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "shared.cli", "run-llm"],
+        [sys.executable, "-m", "shared.cli", "run", "llm"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,

@@ -14,6 +14,12 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+# OpenClaw's classic heartbeat prompt (Jan-Jul 2026), sent verbatim as the user message.
+DEFAULT_HEARTBEAT_PROMPT = (
+    "Read HEARTBEAT.md if it exists (workspace context). Follow it strictly. "
+    "Do not infer or repeat old tasks from prior chats. "
+    "If nothing needs attention, reply HEARTBEAT_OK."
+)
 
 
 class ConfigError(Exception):
@@ -41,6 +47,23 @@ class MemoryConfig:
     vector_weight: float = 0.5
     keyword_weight: float = 0.5
     min_vector_similarity: float = 0.3  # cosine floor for a chunk found by meaning alone
+
+
+@dataclass
+class QueueConfig:
+    worker_threads: int = 2
+    max_attempts: int = 4  # then a job is parked as failed, with its error
+    retry_base_seconds: float = 2.0  # backoff: base, 2x base, 4x base, ...
+    finished_job_retention_days: float = 7.0
+
+
+@dataclass
+class IndexerConfig:
+    reconcile_interval_seconds: float = 300.0  # full disk-vs-index check; 0 disables
+    debounce_ms: int = 800  # longest wait to group a burst of file events
+    step_ms: int = 100  # quiet time that ends a group of events
+    batch_files: int = 200  # files per index job
+    force_polling: bool = False  # for NFS/SMB, Docker bind mounts and WSL paths
 
 
 @dataclass
@@ -94,12 +117,26 @@ class AgentConfig:
 
 
 @dataclass
+class HeartbeatConfig:
+    interval: str = "30m"  # fixed period; "0" disables; s/m/h/d, compound like "1h30m"
+    active_start: str = ""  # "HH:MM", inclusive; empty start and end: always active
+    active_end: str = ""  # "HH:MM", exclusive, "24:00" allowed; end < start spans midnight
+    timezone: str = ""  # IANA name for active hours and daily logs; empty or "local": this machine
+    prompt: str = DEFAULT_HEARTBEAT_PROMPT
+    ack_max_chars: int = 300  # a HEARTBEAT_OK reply with at most this much left is an ack
+    retention_days: int = 30  # heartbeat decisions and finished task records older than this go
+
+
+@dataclass
 class Config:
     home: Path
     workspace: WorkspaceConfig = field(default_factory=WorkspaceConfig)
     embedding: EmbeddingConfig = field(default_factory=EmbeddingConfig)
     memory: MemoryConfig = field(default_factory=MemoryConfig)
+    queue: QueueConfig = field(default_factory=QueueConfig)
+    indexer: IndexerConfig = field(default_factory=IndexerConfig)
     server: ServerConfig = field(default_factory=ServerConfig)
+    heartbeat: HeartbeatConfig = field(default_factory=HeartbeatConfig)
     llm: LLMConfig = field(default_factory=LLMConfig)
     local_llm: LocalLLMConfig = field(default_factory=LocalLLMConfig)
     agent: AgentConfig = field(default_factory=AgentConfig)
@@ -125,6 +162,10 @@ class Config:
     @property
     def queue_db(self) -> Path:
         return self.data_dir / "queue.db"
+
+    @property
+    def heartbeat_db(self) -> Path:
+        return self.data_dir / "heartbeat.db"
 
     @property
     def tasks_db(self) -> Path:
@@ -154,6 +195,7 @@ class Config:
             "workspace": str(self.workspace_dir),
             "memory_db": str(self.memory_db),
             "queue_db": str(self.queue_db),
+            "heartbeat_db": str(self.heartbeat_db),
             "tasks_db": str(self.tasks_db),
             "backups": str(self.backups_dir),
             "sessions": str(self.sessions_dir),

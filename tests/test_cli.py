@@ -142,3 +142,12 @@ def test_search_without_a_loadable_model_uses_keywords_and_says_so(home, workspa
 def test_empty_query_is_refused(home):
     done = run_cli("memory", "search", "   ")
     assert done.returncode == 1 and "empty" in done.stderr
+
+
+def test_markup_like_text_is_printed_verbatim(home, workspace):
+    write(workspace / "memory" / "[draft] plan.md", "# Tasks [done]\n\n- [x] buy [red] paint\n")
+    assert run_cli("memory", "reindex").returncode == 0
+    done = run_cli("memory", "search", "[red] paint")
+    assert done.returncode == 0, done.stderr
+    assert "memory/[draft] plan.md#L1-L3" in done.stdout
+    assert "Tasks [done]" in done.stdout and "- [x] buy [red] paint" in done.stdout

@@ -48,7 +48,7 @@ def llm_port(xprocess, tmp_path_factory) -> int:
             return False
 
     class Starter(ProcessStarter):
-        args = [sys.executable, "-m", "shared.cli", "run-llm"]
+        args = [sys.executable, "-m", "shared.cli", "run", "llm"]
         pattern = r"Application startup complete"
         timeout = 120
         max_read_lines = 500

@@ -88,7 +88,7 @@ def test_endpoints_resolve_per_provider(config, monkeypatch):
 
 
 def test_model_server_refuses_non_loopback_addresses(home):
-    line = one_error_line(run_cli("run-llm", "--host", "0.0.0.0"))
+    line = one_error_line(run_cli("run", "llm", "--host", "0.0.0.0"))
     assert "not a loopback address" in line and "--allow-remote" in line
 
 

@@ -1,0 +1,83 @@
+"""The HTTP API: FastAPI on uvicorn, loopback by default, bearer token on every `/api/*` route.
+
+Routes are plain `def` functions: FastAPI runs them in its threadpool, where blocking SQLite
+and queue calls belong (an `async def` would block the event loop on them).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, Depends, FastAPI
+
+from services.api import routes_health, routes_heartbeat, routes_jobs, routes_memory
+from services.api.auth import require_token
+from services.api.errors import install_error_handlers
+from services.api.limits import BodyLimitMiddleware
+from services.api.state import ApiState
+from shared.config import Config
+from shared.logs import get_logger
+
+log = get_logger("api")
+
+MAX_BODY_BYTES = 1_000_000
+
+
+def create_app(config: Config) -> FastAPI:
+    state = ApiState(config)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        state.embedder.warm_up_in_background()  # serve at once; vectors join when loaded
+        log.info("api_ready", workspace=str(config.workspace_dir))
+        yield
+        log.info("api_stopped")
+
+    app = FastAPI(
+        title="LocalGPT",
+        version="0.1.0",
+        lifespan=lifespan,
+        description="Local-first assistant API. Every /api route needs "
+        "`Authorization: Bearer <token>` (see $LOCALGPT_HOME/token).",
+    )
+    app.state.api = state
+    app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_BODY_BYTES)
+    install_error_handlers(app)
+    api = APIRouter(prefix="/api", dependencies=[Depends(require_token)])
+    api.include_router(routes_memory.router)
+    api.include_router(routes_jobs.router)
+    api.include_router(routes_heartbeat.router)
+    app.include_router(routes_health.router)
+    app.include_router(api)
+    return app
+
+
+class RemoteBindRefused(Exception):
+    """Binding beyond loopback needs `[server] allow_remote = true`."""
+
+
+def check_bind(host: str, allow_remote: bool) -> None:
+    if host == "localhost" or allow_remote:
+        return
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise RemoteBindRefused(
+            f"refusing to listen on {host}: only loopback addresses are allowed unless "
+            "[server] allow_remote = true is set in config.toml (anyone who can reach the "
+            "port and has the token can read your memory)"
+        )
+
+
+def serve(config: Config, host: str, port: int) -> None:
+    import uvicorn
+
+    check_bind(host, config.server.allow_remote)
+    app = create_app(config)
+    log.info("api_starting", host=host, port=port)
+    uvicorn.run(
+        app, host=host, port=port, log_config=None, timeout_graceful_shutdown=3, access_log=True
+    )

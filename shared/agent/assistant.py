@@ -172,7 +172,3 @@ class Assistant:
             tokens_before=tokens_before,
             usage=usage,
         )
-
-
-def open_store(config: Config) -> SessionStore:
-    return SessionStore(config.sessions_dir)

@@ -8,7 +8,7 @@ from typing import Annotated
 import tomli_w
 import typer
 
-from shared.cli import chat, llm, memory
+from shared.cli import chat, heartbeat, llm, memory, run
 from shared.cli.common import console, get_config, print_json
 from shared.logs import configure_logging
 from shared.workspace import init_home
@@ -20,10 +20,11 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(memory.app, name="memory")
+app.add_typer(run.app, name="run")
+app.add_typer(heartbeat.app, name="heartbeat")
 app.command("chat")(chat.chat)
 app.command("ask")(chat.ask)
-# Until the `run` group exists on this branch; at merge: run_app.command("llm")(llm.llm_command).
-app.command("run-llm")(llm.llm_command)
+run.app.command("llm")(llm.llm_command)
 config_app = typer.Typer(help="Inspect the configuration.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 

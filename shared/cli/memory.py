@@ -6,6 +6,7 @@ import sys
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -21,6 +22,7 @@ from rich.text import Text
 from shared.cli.common import console, fail, get_config, print_json, warn
 from shared.memory import Memory
 from shared.memory.lines import LinesError, read_lines
+from shared.status import memory_status
 from shared.workspace import OutsideWorkspaceError
 
 app = typer.Typer(help="Index and search the workspace's markdown memory.", no_args_is_help=True)
@@ -109,15 +111,15 @@ def search(
     for message in response.warnings:
         warn(message)
     if not response.results:
-        console.print(f"No results for {query!r}.", highlight=False)
+        console.print(Text(f"No results for {query!r}."))
     for rank, result in enumerate(response.results, start=1):
         console.print(
-            f"[bold]{rank}. {result.citation}[/]  [dim]score {result.score:.2f}"
+            f"[bold]{rank}. {escape(result.citation)}[/]  [dim]score {result.score:.2f}"
             f"  (keyword {result.keyword_score:.2f}, vector {result.vector_score:.2f})[/]",
             highlight=False,
         )
         if result.heading:
-            console.print(f"   [cyan]{result.heading}[/]", highlight=False)
+            console.print(f"   [cyan]{escape(result.heading)}[/]", highlight=False)
         for line in result.snippet.splitlines()[:4]:
             console.print(Text("   " + line[:160]))
     console.print(
@@ -129,7 +131,7 @@ def search(
 @app.command()
 def stats(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """What is indexed, what is pending, and which model made the vectors."""
-    data = _open_memory().stats()
+    data = memory_status(_open_memory())
     if as_json:
         print_json(data)
         return
@@ -141,6 +143,9 @@ def stats(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] =
         ("files skipped", str(len(data["files_skipped"]))),
         ("chunks", f"{data['chunks']} ({data['chunks_without_vector']} without vector)"),
         ("embedding model", data["embedding_model"]),
+        ("queue", f"{data['queue_depth']} waiting, {data['jobs_failed']} failed job(s)"),
+        ("last file event", data["last_watcher_event_at"] or "none (is the indexer running?)"),
+        ("last reconcile", data["last_reconcile_at"] or "never"),
         ("database", f"{data['db_path']} ({data['db_bytes'] / 1e6:.1f} MB)"),
         ("last indexed", data["last_indexed_at"] or "never"),
     ]
@@ -154,6 +159,11 @@ def stats(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] =
         )
     for path, reason in data["files_skipped"].items():
         warn(f"skipped {path}: {reason}")
+    for failure in data["recent_failures"]:
+        warn(
+            f"job {failure['id']} ({failure['kind']}) failed after {failure['attempts']} "
+            f"attempt(s): {failure['last_error']}"
+        )
 
 
 @app.command()

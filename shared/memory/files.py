@@ -52,8 +52,8 @@ class SkipFile(Exception):
     """This file cannot be indexed; the message is the reason shown to the user."""
 
 
-def scan_workspace(workspace: Path) -> dict[str, DiskFile]:
-    """Every indexable `*.md` under the workspace, by workspace-relative path.
+def scan_workspace(workspace: Path, start: Path | None = None) -> dict[str, DiskFile]:
+    """Every indexable `*.md` under the workspace (or under `start` in it), by relative path.
 
     Symlinks are followed only when their target stays inside the workspace, and a file reached
     through a link is skipped when its target is indexed under its own path.
@@ -62,7 +62,8 @@ def scan_workspace(workspace: Path) -> dict[str, DiskFile]:
     found: dict[str, DiskFile] = {}
     linked: dict[str, tuple[str, DiskFile]] = {}  # real path -> (link path, stat)
     seen_dirs: set[str] = set()
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+    top = root if start is None else root / start.relative_to(root)
+    for dirpath, dirnames, filenames in os.walk(top, followlinks=True):
         real_dir = os.path.realpath(dirpath)
         if real_dir in seen_dirs or not _inside(root, real_dir):
             dirnames[:] = []  # a link loop or a link out of the workspace
@@ -88,9 +89,20 @@ def scan_workspace(workspace: Path) -> dict[str, DiskFile]:
                 continue
             found[rel] = disk
     for real, (rel, disk) in linked.items():
-        if Path(real).relative_to(root).as_posix() not in found:
+        target = Path(real).relative_to(root).as_posix()
+        if target not in found and (start is None or not (root / target).exists()):
             found[rel] = disk
     return found
+
+
+def file_hash(path: Path, max_bytes: int) -> str | None:
+    """sha256 of a file's bytes (None when unreadable or over the size limit)."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(max_bytes + 1)
+    except OSError:
+        return None
+    return hashlib.sha256(data).hexdigest() if len(data) <= max_bytes else None
 
 
 def _inside(root: Path, real: str) -> bool:

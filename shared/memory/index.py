@@ -8,6 +8,7 @@ whenever the same text was embedded before (renames and unchanged passages cost 
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -21,8 +22,16 @@ from shared.logs import get_logger
 from shared.memory import db
 from shared.memory.chunker import CHUNKER_VERSION, Chunk, chunk_markdown
 from shared.memory.embedder import Embedder, EmbedderUnavailable
-from shared.memory.files import DiskFile, ReadFile, SkipFile, read_markdown, scan_workspace
+from shared.memory.files import (
+    DiskFile,
+    ReadFile,
+    SkipFile,
+    file_hash,
+    read_markdown,
+    scan_workspace,
+)
 from shared.memory.fts import fts_text
+from shared.workspace import OutsideWorkspaceError, resolve_in_workspace
 
 log = get_logger("memory.index")
 
@@ -64,6 +73,10 @@ class _Pending:
     embed_hashes: list[str]
 
 
+class WorkspaceMissing(Exception):
+    """The workspace folder is gone (unmounted, moved): never read that as "delete everything"."""
+
+
 class MemoryIndex:
     def __init__(
         self, config: Config, embedder: Embedder | None = None, conn: apsw.Connection | None = None
@@ -80,6 +93,7 @@ class MemoryIndex:
     def sync(self, force: bool = False, progress: Progress = _no_progress) -> SyncReport:
         """Bring the index to exactly what is on disk."""
         started = time.monotonic()
+        self._require_workspace()
         report = SyncReport()
         self._prepare_vectors(report)
         rechunk = force or self._chunking_changed()
@@ -98,18 +112,60 @@ class MemoryIndex:
         log.info("memory_sync_done", **_summary(report))
         return report
 
+    def diff(self) -> tuple[list[str], list[str]]:
+        """(changed, removed): files whose content differs from the index, and indexed files
+        gone from disk. Needs no model. A file whose stat changed but whose content did not
+        only gets its new stat recorded."""
+        self._require_workspace()
+        on_disk = scan_workspace(self.workspace)
+        known = self._known_files()
+        removed = [p for p in known if p not in on_disk]
+        changed = []
+        for rel, disk in on_disk.items():
+            entry = known.get(rel)
+            if not _differs(disk, entry):
+                continue
+            unchanged_content = (
+                entry is not None
+                and entry[3] == "indexed"
+                and entry[2] is not None
+                and file_hash(self.workspace / rel, self.max_bytes) == entry[2]
+            )
+            if unchanged_content:
+                with db.write_tx(self.conn):
+                    self.conn.execute(
+                        "UPDATE files SET size = ?, mtime_ns = ? WHERE path = ?",
+                        (disk.size, disk.mtime_ns, rel),
+                    )
+            else:
+                changed.append(rel)
+        return changed, removed
+
     def index_paths(self, paths: Iterable[str], progress: Progress = _no_progress) -> SyncReport:
         """Re-read the named workspace-relative files: index what exists, drop what doesn't."""
         started = time.monotonic()
+        self._require_workspace()
         report = SyncReport()
         self._prepare_vectors(report)
         present, missing = [], []
-        for rel in dict.fromkeys(paths):
+        for rel in dict.fromkeys(self._confined(p) for p in paths):
             (present if (self.workspace / rel).is_file() else missing).append(rel)
         self._remove([p for p in missing if p in self._known_files()], report)
         self._index(present, report, progress, rechunk=False)
         report.seconds = time.monotonic() - started
         return report
+
+    def _confined(self, rel: str) -> str:
+        """A workspace-relative path, refused if it (or the link it names) leads outside."""
+        candidate = Path(rel)
+        if candidate.is_absolute() or ".." in candidate.parts or not rel.strip():
+            raise OutsideWorkspaceError(f"{rel!r} is not a path inside the workspace")
+        resolve_in_workspace(self.workspace, rel)  # follows links; raises if they escape
+        return candidate.as_posix()
+
+    def _require_workspace(self) -> None:
+        if not self.workspace.is_dir():
+            raise WorkspaceMissing(f"workspace {self.workspace} does not exist or is not a folder")
 
     # -- model identity -------------------------------------------------------------------
 
@@ -399,8 +455,6 @@ def _path_words(path: str) -> str:
 
 
 def _sha(text: str) -> str:
-    import hashlib
-
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 

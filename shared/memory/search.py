@@ -120,6 +120,8 @@ class MemorySearch:
     def _vector_unavailable_reason(self) -> str | None:
         if self.embedder is None:
             return "no embedding model configured"
+        if self.embedder.loading:
+            return "the embedding model is still loading"
         if not self.embedder.available():
             return self.embedder.error
         stored = db.get_meta(self.conn, "embedding_model")

@@ -1,0 +1,128 @@
+"""The worker process: a Huey consumer (threads) that runs jobs from the ledger.
+
+It loads the embedding model once, gives each thread its own memory-DB connection, and keeps
+delivery at-least-once: it registers itself in the ledger with a heartbeat, requeues jobs that
+were interrupted at shutdown, and on start (and every few seconds) hands out again the jobs of
+workers that died, e.g. after `kill -9`.
+"""
+
+from __future__ import annotations
+
+import threading
+import traceback
+
+import structlog
+from huey.signals import SIGNAL_INTERRUPTED
+
+from shared.config import Config
+from shared.jobs import JOB_KINDS, JobContext, retry_delay
+from shared.logs import get_logger
+from shared.memory import Memory, make_embedder
+from shared.queue import Queue
+
+log = get_logger("worker")
+
+HEARTBEAT_SECONDS = 5.0
+RECOVERY_SECONDS = 15.0
+
+
+class Worker:
+    def __init__(self, config: Config, threads: int | None = None) -> None:
+        self.config = config
+        self.threads = threads or config.queue.worker_threads
+        self.embedder = make_embedder(config)
+        self.queue = Queue(config, runner=self.run_job)
+        self.token = ""
+        self._local = threading.local()
+        self._stop = threading.Event()
+        self.queue.huey.signal(SIGNAL_INTERRUPTED)(self._on_interrupted)
+
+    # -- running one job ------------------------------------------------------------------
+
+    def run_job(self, job_id: str) -> None:
+        job = self.queue.ledger.claim(job_id, self.token)
+        if job is None:
+            return  # already done, cancelled, or a duplicate delivery
+        handler = JOB_KINDS.get(job.kind)
+        with structlog.contextvars.bound_contextvars(job_id=job.id, kind=job.kind):
+            log.info("job_started", attempt=job.attempts)
+            try:
+                if handler is None:
+                    raise ValueError(f"unknown job kind {job.kind!r}")
+                result = handler(self._context(), job.args)
+            except Exception as exc:
+                self._failed(job, exc)
+            else:
+                self.queue.ledger.finish(job.id, result)
+                log.info("job_done", **result)
+
+    def _failed(self, job, exc: Exception) -> None:
+        error = f"{exc.__class__.__name__}: {exc}"
+        if job.attempts < self.config.queue.max_attempts:
+            delay = retry_delay(self.config, job.attempts)
+            self.queue.ledger.retry(job.id, error)
+            self.queue.deliver_later(job.id, delay)
+            log.warning(
+                "job_retry_scheduled", error=error, attempt=job.attempts, retry_in_seconds=delay
+            )
+        else:
+            self.queue.ledger.fail(job.id, error)
+            log.error(
+                "job_failed",
+                error=error,
+                attempts=job.attempts,
+                traceback=traceback.format_exception(exc)[-3:],
+            )
+
+    def _context(self) -> JobContext:
+        memory = getattr(self._local, "memory", None)
+        if memory is None:
+            memory = self._local.memory = Memory(self.config, self.embedder)
+        return JobContext(self.config, memory)
+
+    def _on_interrupted(self, signal: str, task, *args) -> None:
+        """Shutdown outlasted the grace period: put the job back for the next worker."""
+        job_id = task.args[0] if task.args else None
+        if job_id and self.queue.ledger.requeue(job_id, "interrupted by worker shutdown"):
+            self.queue.deliver(job_id)
+            log.warning("job_requeued_on_shutdown", job_id=job_id)
+
+    # -- process lifecycle ----------------------------------------------------------------
+
+    def run(self) -> None:
+        self.token = self.queue.ledger.register_worker()
+        self.embedder.warm_up_in_background()  # jobs that need it wait for it; others don't
+        self.queue.recover()
+        sweeper = threading.Thread(target=self._sweep, name="ledger-sweeper", daemon=True)
+        sweeper.start()
+        consumer = self.queue.huey.create_consumer(
+            workers=self.threads,
+            worker_type="thread",
+            periodic=False,
+            initial_delay=0.05,
+            backoff=1.15,
+            max_delay=0.25,  # idle pickup stays < 0.3 s
+            graceful_signal="TERM",
+            shutdown_timeout=4.0,  # under honcho's 5 s SIGKILL
+            flush_locks=True,
+        )
+        log.info("worker_ready", threads=self.threads, model=self.embedder.identity.key)
+        try:
+            consumer.run()
+        finally:
+            self._stop.set()
+            self.queue.ledger.unregister_worker(self.token)
+            log.info("worker_stopped")
+
+    def _sweep(self) -> None:
+        """Heartbeat this worker and recover other workers' orphaned jobs."""
+        since_recovery = 0.0
+        while not self._stop.wait(HEARTBEAT_SECONDS):
+            try:
+                self.queue.ledger.heartbeat(self.token)
+                since_recovery += HEARTBEAT_SECONDS
+                if since_recovery >= RECOVERY_SECONDS:
+                    since_recovery = 0.0
+                    self.queue.recover()
+            except Exception as exc:  # a locked DB must not kill the sweeper
+                log.warning("ledger_sweep_failed", error=str(exc))

@@ -1,0 +1,66 @@
+"""`localgpt run <service>`: start one long-running process (as honcho's Procfile does)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from shared.cli.common import fail, get_config
+from shared.config import Config
+from shared.logs import configure_logging
+from shared.workspace import init_home
+
+app = typer.Typer(help="Run one LocalGPT service in the foreground.", no_args_is_help=True)
+
+
+def _start(service: str) -> Config:
+    """JSON logs on stdout tagged with the service; the home is initialised on first run."""
+    configure_logging(service, stream=sys.stdout)
+    config = get_config()
+    init_home(config)
+    return config
+
+
+@app.command()
+def worker(
+    threads: Annotated[
+        int | None, typer.Option("--threads", "-w", min=1, max=32, help="Worker threads.")
+    ] = None,
+) -> None:
+    """Run a queue worker: executes indexing jobs (and, later, tasks) from the queue."""
+    from services.worker import Worker
+
+    Worker(_start("worker"), threads=threads).run()
+
+
+@app.command()
+def indexer() -> None:
+    """Watch the workspace and enqueue indexing jobs for whatever changes."""
+    from services.indexer import Indexer
+
+    Indexer(_start("indexer")).run()
+
+
+@app.command()
+def api(
+    host: Annotated[str | None, typer.Option("--host", help="Address to bind.")] = None,
+    port: Annotated[int | None, typer.Option("--port", min=1, max=65535)] = None,
+) -> None:
+    """Serve the HTTP API (loopback only unless [server] allow_remote = true)."""
+    from services.api import RemoteBindRefused, serve
+
+    config = _start("api")
+    try:
+        serve(config, host or config.server.host, port or config.server.port)
+    except RemoteBindRefused as exc:
+        fail(str(exc), code=2)
+
+
+@app.command("heartbeat")
+def heartbeat_service() -> None:
+    """Run the scheduler: HEARTBEAT.md's standing tasks in active hours, plus housekeeping."""
+    from services.heartbeat import HeartbeatService
+
+    HeartbeatService(_start("heartbeat")).run()

@@ -1,0 +1,218 @@
+"""The HTTP API as a real uvicorn process: auth, validation, confinement, limits, errors."""
+
+from __future__ import annotations
+
+import socket
+import stat
+
+import httpx
+import pytest
+from conftest import MODEL_INT8, run_cli, write
+from processes import service_env, start_service, stop_service, wait_for
+from test_services import make_home
+
+from shared.memory import Memory
+
+pytestmark = pytest.mark.slow
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory, xprocess, embedder):
+    config = make_home(tmp_path_factory.mktemp("api"))
+    write(
+        config.workspace_dir / "memory" / "2026-11-02.md",
+        "# 2 November\n\n- Booked the ferry to Hydra for the 14th\n- Called the plumber\n",
+    )
+    Memory(config, embedder).sync()
+    port = free_port()
+    env = service_env(config.home, MODEL_INT8)
+    start_service(
+        xprocess, "lg-api", ["run", "api", "--port", str(port)], env, "Application startup complete"
+    )
+    start_service(xprocess, "lg-api-worker", ["run", "worker"], env, "worker_ready")
+    token = (config.home / "token").read_text().strip()
+    client = httpx.Client(
+        base_url=f"http://127.0.0.1:{port}",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30,
+    )
+    yield config, client, env
+    client.close()
+    stop_service(xprocess, "lg-api")
+    stop_service(xprocess, "lg-api-worker")
+
+
+def assert_error(response: httpx.Response, status: int, code: str) -> str:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"error"} and body["error"]["code"] == code
+    return body["error"]["message"]
+
+
+def test_health_needs_no_token_and_reports_parts(api):
+    _, client, _ = api
+    body = wait_for(
+        lambda: (
+            (r := httpx.get(client.base_url.join("/health")).json())["checks"]["embedding_model"]
+            != "loading"
+            and r
+        ),
+        30,
+        "the model to load",
+    )
+    assert body["status"] == "ok"
+    assert body["checks"] == {"memory_db": "ok", "queue": "ok", "embedding_model": "ok"}
+
+
+def test_every_api_route_needs_the_token(api):
+    config, client, _ = api
+    for method, path in [
+        ("GET", "/api/memory/search?q=ferry"),
+        ("GET", "/api/memory/stats"),
+        ("POST", "/api/memory/reindex"),
+        ("GET", "/api/memory/file?path=x.md"),
+        ("GET", "/api/jobs/abc"),
+    ]:
+        missing = httpx.request(method, client.base_url.join(path))
+        assert "missing bearer token" in assert_error(missing, 401, "unauthorized")
+        wrong = httpx.request(
+            method, client.base_url.join(path), headers={"Authorization": "Bearer not-the-token"}
+        )
+        assert assert_error(wrong, 401, "unauthorized") == "wrong bearer token"
+    token_file = config.home / "token"
+    assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+
+
+def test_search_returns_cited_results(api):
+    _, client, _ = api
+    body = client.get("/api/memory/search", params={"q": "ferry to Hydra", "limit": 3}).json()
+    assert body["query"] == "ferry to Hydra" and body["mode"] == "hybrid"
+    top = body["results"][0]
+    assert top["path"] == "memory/2026-11-02.md" and top["citation"] == "memory/2026-11-02.md#L1-L4"
+    assert len(body["results"]) <= 3 and body["took_ms"] >= 0
+
+
+@pytest.mark.parametrize(
+    "params, fragment",
+    [
+        ({"q": ""}, "q"),
+        ({"q": "   "}, "q"),
+        ({}, "q"),
+        ({"q": "x", "limit": 0}, "limit"),
+        ({"q": "x", "limit": 10_000}, "limit"),
+        ({"q": "x", "limit": "many"}, "limit"),
+        ({"q": "x" * 3000}, "q"),
+    ],
+)
+def test_search_validation(api, params, fragment):
+    _, client, _ = api
+    assert fragment in assert_error(
+        client.get("/api/memory/search", params=params), 422, "invalid_request"
+    )
+
+
+def test_file_reads_are_confined_to_the_workspace(api):
+    _, client, _ = api
+    ok = client.get(
+        "/api/memory/file", params={"path": "memory/2026-11-02.md", "from": 3, "lines": 1}
+    ).json()
+    assert ok["text"] == "- Booked the ferry to Hydra for the 14th" and ok["total_lines"] == 4
+    for path in ("../../etc/passwd", "/etc/passwd", "memory/../../token"):
+        response = client.get("/api/memory/file", params={"path": path})
+        assert "outside the workspace" in assert_error(response, 403, "forbidden")
+    assert_error(
+        client.get("/api/memory/file", params={"path": "memory/none.md"}), 404, "not_found"
+    )
+    assert_error(client.get("/api/memory/file", params={"path": "a\x00b"}), 400, "bad_request")
+    assert_error(
+        client.get("/api/memory/file", params={"path": "MEMORY.md", "from": -1}),
+        422,
+        "invalid_request",
+    )
+
+
+def test_reindex_is_queued_and_a_worker_completes_it(api):
+    _, client, _ = api
+    response = client.post("/api/memory/reindex", json={"force": True})
+    assert response.status_code == 202
+    job_id = response.json()["job_id"]
+    wait_for(
+        lambda: client.get(f"/api/jobs/{job_id}").json()["state"] == "done", 60, "the reindex job"
+    )
+    stats = client.get("/api/memory/stats").json()
+    for key in (
+        "files_indexed",
+        "files_pending",
+        "queue_depth",
+        "jobs_failed",
+        "last_reconcile_at",
+        "last_watcher_event_at",
+        "chunks",
+    ):
+        assert key in stats
+    assert stats["files_pending"] == 0
+    assert_error(client.get("/api/jobs/nope"), 404, "not_found")
+    assert_error(
+        client.post("/api/memory/reindex", json={"force": "perhaps"}), 422, "invalid_request"
+    )
+
+
+def test_oversized_bodies_unknown_routes_and_methods(api):
+    _, client, _ = api
+    big = client.post(
+        "/api/memory/reindex",
+        content=b'{"force": false, "pad": "' + b"x" * 1_100_000 + b'"}',
+        headers={"Content-Type": "application/json"},
+    )
+    assert_error(big, 413, "payload_too_large")
+    assert_error(client.get("/api/nothing-here"), 404, "not_found")
+    assert_error(client.delete("/api/memory/stats"), 405, "method_not_allowed")
+
+
+def test_openapi_docs_are_served(api):
+    _, client, _ = api
+    assert client.get("/docs").status_code == 200
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {
+        "/health",
+        "/api/memory/search",
+        "/api/memory/stats",
+        "/api/memory/reindex",
+        "/api/memory/file",
+    } <= set(paths)
+
+
+def test_binding_beyond_loopback_is_refused(tmp_path):
+    env = {"LOCALGPT_HOME": str(tmp_path / "h")}
+    for host in ("0.0.0.0", "192.168.1.10", "::"):
+        done = run_cli("run", "api", "--host", host, "--port", str(free_port()), env=env)
+        assert done.returncode == 2, host
+        assert "allow_remote" in done.stderr and "[server]" in done.stderr
+
+
+def test_no_endpoint_reveals_the_token(api):
+    config, client, _ = api
+    token = (config.home / "token").read_text().strip()
+    for path in ("/health", "/openapi.json", "/api/memory/stats"):
+        assert token not in client.get(path).text
+
+
+def test_a_chunked_body_without_length_is_limited_too(api):
+    _, client, _ = api
+
+    def chunks():
+        yield b'{"force": false, "pad": "'
+        for _ in range(12):
+            yield b"x" * 100_000
+        yield b'"}'
+
+    response = client.post(
+        "/api/memory/reindex", content=chunks(), headers={"Content-Type": "application/json"}
+    )
+    assert_error(response, 413, "payload_too_large")
