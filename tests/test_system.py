@@ -192,6 +192,7 @@ def test_a_worker_killed_mid_task_completes_it_once_after_restart(tmp_path):
     honcho = Honcho(env, tmp_path / "honcho2.log")
     try:
         client = api_client(config, port)
+        wait_for(lambda: healthy(client), 120, "the API to be healthy again")
         task = finished_task(client, task_id)
         assert task["status"] == "succeeded", task
         sessions = [p for p in config.sessions_dir.glob(f"task-{task_id}.jsonl")]
