@@ -48,6 +48,11 @@ class Endpoint:
     key_source: str = ""  # where the key came from, for messages
 
     @property
+    def supports_tools(self) -> bool:
+        """The embedded server ignores `tools` (a 135M model cannot use them)."""
+        return self.provider != "local"
+
+    @property
     def where(self) -> str:
         return self.api_base or f"the {self.provider} API"
 
