@@ -148,6 +148,7 @@ class LLMClient:
             "temperature": llm.temperature,
             "timeout": llm.timeout,
             "num_retries": 0,
+            "max_retries": 0,  # the OpenAI SDK's own retries: 8 s of backoff on a refused port
         }
         if tools:
             kwargs["tools"] = tools
