@@ -111,6 +111,7 @@ class AgentConfig:
     bootstrap_max_chars: int = 20_000  # per bootstrap file (OpenClaw's bootstrapMaxChars)
     bootstrap_total_max_chars: int = 60_000  # all bootstrap files (bootstrapTotalMaxChars)
     auto_recall: int = 3  # memory hits quoted into each user turn; 0 disables
+    startup_context: bool = True  # quote today's + yesterday's daily log into a new session
     flush_at: float = 0.70  # share of the context window that triggers the memory flush
     compact_at: float = 0.80  # share of the context window that triggers compaction
     keep_recent: float = 0.30  # share of the window kept verbatim after compaction

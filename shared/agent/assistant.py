@@ -14,6 +14,7 @@ from shared.agent.llm import LLMClient, LLMError
 from shared.agent.loop import TurnEvents, TurnResult, run_tool_loop
 from shared.agent.prompt import PromptOptions, build_system_prompt, flush_prompt
 from shared.agent.session import FLUSH_TYPE, Session, SessionStore
+from shared.agent.startup import startup_context
 from shared.agent.tools import CHAT_TOOLS, FLUSH_TOOLS, ToolContext
 from shared.agent.untrusted import frame_untrusted
 from shared.config import Config
@@ -63,7 +64,7 @@ class Assistant:
     def send(self, text: str, events: TurnEvents | None = None) -> TurnResult:
         """One user turn. Raises LLMError (one line) when the model cannot be reached."""
         now = self.ctx.now()
-        user = {"role": "user", "content": self._with_recall(text)}
+        user = {"role": "user", "content": self._with_startup(self._with_recall(text), now)}
         self._keep_under_window(now, user)
         messages = [self._system(now), *self.session.context_messages(), user]
         try:
@@ -99,6 +100,15 @@ class Assistant:
             flush=flush,
         )
         return {"role": "system", "content": build_system_prompt(self.config, now, options)}
+
+    def _with_startup(self, content: str, now: datetime) -> str:
+        """On a session's first turn, prepend today's and yesterday's daily logs (§1.7)."""
+        if not self.config.agent.startup_context or self.session.context_entries():
+            return content
+        if self.session.summary():
+            return content
+        prelude = startup_context(self.config, now)
+        return f"{prelude}\n\n{content}" if prelude else content
 
     def _with_recall(self, text: str) -> str:
         """Prefix the user's text with the top memory hits, framed as untrusted notes."""
