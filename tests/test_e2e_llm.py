@@ -83,6 +83,7 @@ def llm_home(llm_port: int, tmp_path_factory: pytest.TempPathFactory):
     data = tomllib.loads(path.read_text())
     data["llm"]["max_tokens"] = 32
     data["llm"]["temperature"] = 0.0
+    data["llm"]["timeout"] = 900.0  # a cold prompt on a busy 2-core machine can take minutes
     path.write_text(tomli_w.dumps(data))
     yield home
     patch.undo()

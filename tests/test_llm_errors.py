@@ -119,3 +119,19 @@ def test_unknown_time_zone_is_a_config_error(home):
     done = run_cli("ask", "hi", env={"LOCALGPT_TIMEZONE": "Mars/Olympus_Mons"})
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert "not a known IANA time zone" in done.stderr
+
+
+def test_timeouts_are_explained_as_timeouts(config):
+    import litellm
+
+    from shared.agent.llm import LLMClient
+
+    client = LLMClient(config)
+    wrapped = litellm.APIConnectionError(
+        message="OpenAIException - timed out", llm_provider="openai", model="x"
+    )
+    assert "did not answer in time" in client.explain(wrapped)
+    refused = litellm.APIConnectionError(
+        message="OpenAIException - Connection error.", llm_provider="openai", model="x"
+    )
+    assert "cannot reach" in client.explain(refused)

@@ -167,10 +167,10 @@ def _explain(ep: Endpoint, exc: BaseException) -> str:
     kind = type(exc).__name__
     detail = _first_line(str(exc))
     local_hint = " (start it with `localgpt run llm`)" if ep.provider == "local" else ""
+    if kind in ("Timeout", "APITimeoutError") or "timed out" in detail.lower():
+        return f"{ep.name} at {ep.where} did not answer in time; try again or raise [llm] timeout"
     if kind in ("APIConnectionError", "ServiceUnavailableError") or _is_refused(exc):
         return f"cannot reach {ep.where} for {ep.name}: is the server running?{local_hint}"
-    if kind in ("Timeout", "APITimeoutError"):
-        return f"{ep.name} at {ep.where} did not answer in time; try again or raise [llm] timeout"
     if kind == "AuthenticationError":
         source = f" from {ep.key_source}" if ep.key_source else ""
         return f"{ep.where} rejected the API key{source} for {ep.name}; check the key"
