@@ -8,7 +8,7 @@ from typing import Annotated
 import tomli_w
 import typer
 
-from shared.cli import memory, run
+from shared.cli import daemon, logs, memory, run
 from shared.cli.common import console, get_config, print_json
 from shared.logs import configure_logging
 from shared.workspace import init_home
@@ -21,6 +21,8 @@ app = typer.Typer(
 )
 app.add_typer(memory.app, name="memory")
 app.add_typer(run.app, name="run")
+app.add_typer(daemon.app, name="daemon")
+app.command("logs")(logs.logs)
 config_app = typer.Typer(help="Inspect the configuration.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 
