@@ -162,6 +162,7 @@ class FileTail:
         if current is None:
             return lines
         if current.st_ino != self.inode:
+            lines += self._rotated_since()
             self.close()
             if self.open():
                 lines += self.read_available()
@@ -169,6 +170,25 @@ class FileTail:
             self.handle.seek(0)  # truncated in place
             self._partial = b""
             lines += self.read_available()
+        return lines
+
+    def _rotated_since(self) -> list[str]:
+        """Lines of backups newer than the file we had open, when several rotations happened
+        between two polls (our file is now `.k`: read `.k-1` ... `.1`; if it is gone, all)."""
+        newest_first = list(reversed(backups_of(self.path)))
+        inodes = []
+        for backup in newest_first:
+            try:
+                inodes.append(os.stat(backup).st_ino)
+            except OSError:
+                inodes.append(None)
+        newer = newest_first[: inodes.index(self.inode)] if self.inode in inodes else newest_first
+        lines: list[str] = []
+        for backup in reversed(newer):
+            try:
+                lines += backup.read_bytes().decode("utf-8", "replace").splitlines()
+            except OSError:
+                continue
         return lines
 
 

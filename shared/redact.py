@@ -38,7 +38,8 @@ _KEY_SHAPES: list[tuple[re.Pattern[str], str]] = [
     (
         re.compile(
             r"(?i)\b((?:x-)?api[_-]?key|access[_-]?token|token|password|passwd|secret|"
-            r"client[_-]secret)(\"?'?\s*[:=]\s*\"?'?)(?!\[redacted\])([^\s\"'&,;}]{4,})"
+            r"client[_-]secret)(\"?'?\s*[:=]\s*)(?!\[redacted\])"
+            r"(\"[^\"]*\"|'[^']*'|[^\s\"'&,;}]{4,})"
         ),
         rf"\1\2{MASK}",
     ),
