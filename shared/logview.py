@@ -249,11 +249,14 @@ class LogReader:
         yield from tail.read_available()
 
     def poll(self) -> list[Record]:
-        """Records appended since the last call (new files included), in time order."""
+        """Records appended since the last call, in time order. A file that appeared meanwhile
+        is read whole, with any backups it already rotated into."""
+        found: list[Record] = []
         for base in self.bases():
             if base not in self.tails:
-                self.tails[base] = FileTail(base)
-        found: list[Record] = []
+                tail = self.tails[base] = FileTail(base)
+                tail.open()
+                found.extend(_records(self._chain_lines(tail)))
         for tail in self.tails.values():
             found.extend(_records(tail.poll()))
         found.sort(key=lambda record: record.ts)

@@ -235,3 +235,29 @@ def test_follow_waits_for_a_folder_that_does_not_exist_yet(tmp_path, monkeypatch
     finally:
         code, stderr = follower.interrupt()
     assert code == 0, stderr
+
+
+def rotate(base: Path) -> None:
+    """What RotatingFileHandler does: shift the backups up by one, the file becomes `.1`."""
+    backups = sorted(base.parent.glob(base.name + ".*"), key=lambda p: -int(p.suffix[1:]))
+    for path in backups:
+        path.rename(base.with_name(f"{base.name}.{int(path.suffix[1:]) + 1}"))
+    base.rename(base.with_name(base.name + ".1"))
+
+
+def test_poll_survives_two_rotations_and_reads_a_new_chain_whole(tmp_path):
+    worker, api = tmp_path / "worker.jsonl", tmp_path / "api.jsonl"
+    append(worker, line(1, "worker", "a"))
+    reader = LogReader(tmp_path)
+    assert events(reader.history()) == ["a"]
+    append(worker, line(2, "worker", "b"))
+    rotate(worker)
+    append(worker, line(3, "worker", "c"))
+    rotate(worker)  # twice between two polls: "c" sits only in a backup now
+    append(worker, line(4, "worker", "d"))
+    append(api, line(5, "api", "e"))
+    rotate(api)  # a chain that appeared and rotated before the reader saw it
+    append(api, line(6, "api", "f"))
+    assert events(reader.poll()) == ["b", "c", "d", "e", "f"]
+    assert reader.poll() == []
+    reader.close()
