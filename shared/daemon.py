@@ -29,6 +29,7 @@ from pathlib import Path
 from honcho.environ import expand_processes, parse, parse_procfile
 
 from shared.config import Config
+from shared.logs import running_writers
 
 REPO_PROCFILE = Path(__file__).resolve().parents[1] / "Procfile"
 HONCHO_BASE_PORT = 5000
@@ -230,6 +231,7 @@ class Daemon:
         with self._locked():
             stale = self._clear_stale()
             specs = read_procfile(self.procfile, self.config)
+            self._refuse_outside_runs(specs)
             started: list[tuple[ProcessRecord, subprocess.Popen]] = []
             try:
                 for spec in specs:
@@ -258,6 +260,16 @@ class Daemon:
             self.pid_file.unlink()
             return True
         return False
+
+    def _refuse_outside_runs(self, specs: list[ProcessSpec]) -> None:
+        """Services already running against this home without the daemon (under honcho, say)
+        hold their log files; a second set would fight them for the port and the queue."""
+        busy = [s.name for s in specs if running_writers(s.name, self.config.logs_dir)]
+        if busy:
+            raise DaemonError(
+                f"{', '.join(busy)} already running against {self.config.home} outside the "
+                "daemon (honcho or `localgpt run`?); stop them first"
+            )
 
     def _watch_start(self, started: list[tuple[ProcessRecord, subprocess.Popen]], settle: float):
         deadline = time.monotonic() + settle

@@ -92,6 +92,23 @@ def log_file_for(service: str, log_dir: Path) -> Path:
     return _Sink.claim(log_dir, service)
 
 
+def running_writers(service: str, log_dir: Path) -> int:
+    """How many live processes hold a log file of `service` (i.e. run it against this home)."""
+    count = 0
+    for lock in log_dir.glob(f".{service}.*.lock"):
+        try:
+            fd = os.open(lock, os.O_RDONLY)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            count += 1
+        finally:
+            os.close(fd)
+    return count
+
+
 def configure_logging(
     service: str,
     stream: TextIO | None = None,

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, run_cli, write
 from processes import wait_for
+from test_log_files import finish, start_writer
 
 pytestmark = pytest.mark.slow
 
@@ -268,3 +269,16 @@ def test_procfile_mistakes_are_one_line_errors(daemon_home, tmp_path, content, m
     result = run_cli("daemon", "start", "--procfile", str(procfile), env=env)
     assert result.returncode == 1
     assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_start_refuses_while_a_service_runs_outside_the_daemon(daemon_home, tmp_path):
+    home, env = daemon_home
+    outside, _ = start_writer(home / "logs", 1, service="polite")  # holds polite's log file
+    try:
+        procfile = make_procfile(tmp_path, polite=POLITE)
+        result = run_cli("daemon", "start", "--procfile", str(procfile), env=env)
+        assert result.returncode == 1
+        assert "polite already running" in result.stderr
+        assert not (home / "run" / "daemon.json").exists()
+    finally:
+        finish(outside)
