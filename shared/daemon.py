@@ -192,9 +192,18 @@ class Daemon:
 
     def __init__(self, config: Config, procfile: Path | None = None) -> None:
         self.config = config
-        self.procfile = procfile or procfile_path()
+        self._procfile = procfile
         self.run_dir = config.home / "run"
         self.pid_file = self.run_dir / "daemon.json"
+
+    @property
+    def procfile(self) -> Path:
+        """The one asked for, else the one the running set was started from, else the default."""
+        if self._procfile is not None:
+            return self._procfile
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+            return Path(json.loads(self.pid_file.read_text(encoding="utf-8"))["procfile"])
+        return procfile_path()
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
@@ -230,6 +239,7 @@ class Daemon:
         says which one died and its last stderr line."""
         with self._locked():
             stale = self._clear_stale()
+            self._procfile = self._procfile or procfile_path()  # not a stale file's choice
             specs = read_procfile(self.procfile, self.config)
             self._refuse_outside_runs(specs)
             started: list[tuple[ProcessRecord, subprocess.Popen]] = []

@@ -195,7 +195,10 @@ def test_stop_kills_what_ignores_sigterm_and_the_procfile_env_matches_honcho(dae
     seen = wait_for(lambda: (tmp_path / "app" / "seen-echo.1").is_file(), 20, "the echo process")
     assert seen and (tmp_path / "app" / "seen-echo.1").read_text() == f"5200 hello {home}"
 
-    stop = run_cli("daemon", "stop", *opts, "--timeout", "1", env=env)
+    code, states = status(env)  # no --procfile: the one the set was started from
+    assert code == 0 and list(states) == ["polite", "stubborn", "echo"]
+
+    stop = run_cli("daemon", "stop", "--timeout", "1", env=env)
     assert stop.returncode == 0, stop.stderr
     assert f"stopped polite (pid {running['polite']})" in stop.stdout
     assert re.search(r"stubborn \(pid \d+\) did not stop within 1 s.*SIGKILL", stop.stderr, re.S)

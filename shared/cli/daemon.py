@@ -54,13 +54,12 @@ def start(
 
 @app.command()
 def stop(
-    procfile: ProcfileOption = None,
     timeout: Annotated[
         float, typer.Option(min=0, help="Seconds to wait after SIGTERM before SIGKILL.")
     ] = STOP_TIMEOUT,
 ) -> None:
     """Stop the services: SIGTERM, wait, then SIGKILL whatever did not stop in time."""
-    results = _daemon(procfile).stop(timeout=timeout)
+    results = _daemon(None).stop(timeout=timeout)
     if not results:
         console.print("not running", highlight=False)
         return
