@@ -20,6 +20,7 @@ import logging
 import os
 import re
 import sys
+from datetime import UTC, datetime
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
 from typing import TextIO
@@ -139,14 +140,14 @@ def configure_logging(
             event.pop(key, None)
         return event
 
-    shared = [
+    common = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
         structlog.stdlib.ExtraAdder(),
         drop_noise,
-        structlog.processors.TimeStamper(fmt="iso", utc=True, key="ts"),
-        add_service,
     ]
+    shared = [*common, structlog.processors.TimeStamper(fmt="iso", utc=True, key="ts"), add_service]
+    foreign = [*common, record_time, add_service]  # stdlib records (uvicorn, huey, ...)
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),
@@ -161,7 +162,7 @@ def configure_logging(
             else structlog.dev.ConsoleRenderer(colors=colors)
         )
         return structlog.stdlib.ProcessorFormatter(
-            foreign_pre_chain=shared,
+            foreign_pre_chain=foreign,
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
                 # Tracebacks become data before redaction, so they are masked too.
@@ -195,6 +196,15 @@ def configure_logging(
         lib_logger.handlers.clear()
         lib_logger.propagate = True
     return path
+
+
+def record_time(_: object, __: str, event: dict) -> dict:
+    """A stdlib record's own creation time, so every sink shows the same `ts` for it (the
+    pre-chain runs once per handler, and TimeStamper would read the clock each time)."""
+    record = event.get("_record")
+    moment = datetime.fromtimestamp(record.created, UTC) if record else datetime.now(UTC)
+    event["ts"] = moment.isoformat().replace("+00:00", "Z")
+    return event
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:

@@ -125,7 +125,10 @@ def restore_logging():
     structlog.contextvars.clear_contextvars()
 
 
-def test_fields_pass_through_and_secrets_never_reach_either_sink(tmp_path, restore_logging):
+def test_fields_pass_through_and_secrets_never_reach_either_sink(
+    tmp_path, restore_logging, monkeypatch
+):
+    monkeypatch.setenv("LOG_FORMAT", "json")
     token_file = tmp_path / "token"
     stream = io.StringIO()
     path = configure_logging(
@@ -164,6 +167,8 @@ def test_fields_pass_through_and_secrets_never_reach_either_sink(tmp_path, resto
     assert failed["exception"][0]["exc_type"] == "RuntimeError"
     assert "[redacted]" in failed["exception"][0]["exc_value"]
     assert access["event"] == "GET /api/x?token=[redacted] HTTP/1.1"
+    streamed = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert [x["ts"] for x in streamed] == [x["ts"] for x in (step, failed, access)]  # one clock
 
 
 def test_the_cli_writes_no_log_file(home):
