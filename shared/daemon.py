@@ -64,6 +64,7 @@ class ProcessState:
     state: str  # running | dead | stopped
     pid: int | None = None
     started_at: float | None = None
+    outside: int = 0  # processes of this service running against the home without the daemon
 
     @property
     def uptime(self) -> float | None:
@@ -308,6 +309,9 @@ class Daemon:
             for spec in read_procfile(self.procfile, self.config):
                 if spec.name not in known:
                     states.append(ProcessState(spec.name, "stopped"))
+        for state in states:
+            ours = 1 if state.state == "running" else 0
+            state.outside = max(0, running_writers(state.name, self.config.logs_dir) - ours)
         return states
 
     def stop(self, timeout: float = STOP_TIMEOUT) -> list[StopResult]:

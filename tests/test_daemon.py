@@ -127,7 +127,7 @@ def test_the_procfile_services_run_detached_report_state_and_stop(daemon_home):
     assert {n: (s["state"], s["pid"]) for n, s in states.items()} == {
         n: ("running", p) for n, p in running.items()
     }
-    assert all(s["uptime_seconds"] >= 0 for s in states.values())
+    assert all(s["uptime_seconds"] >= 0 and s["outside_daemon"] == 0 for s in states.values())
 
     # One service dies hard: status says so (exit code 1), the others still run.
     victim = names[-1]
@@ -283,5 +283,8 @@ def test_start_refuses_while_a_service_runs_outside_the_daemon(daemon_home, tmp_
         assert result.returncode == 1
         assert "polite already running" in result.stderr
         assert not (home / "run" / "daemon.json").exists()
+        code, states = status(env, "--procfile", str(procfile))
+        assert code == 3
+        assert (states["polite"]["state"], states["polite"]["outside_daemon"]) == ("stopped", 1)
     finally:
         finish(outside)

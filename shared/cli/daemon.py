@@ -113,6 +113,7 @@ def _as_dict(state: ProcessState, config: Config) -> dict:
         "started_at": state.started_at,
         "uptime_seconds": round(uptime, 1) if uptime is not None else None,
         "last_stderr": last,
+        "outside_daemon": state.outside,
     }
 
 
@@ -123,6 +124,8 @@ def _line(state: ProcessState, config: Config) -> str:
         text += f" pid {state.pid}"
     if state.uptime is not None:
         text += f"  up {_duration(state.uptime)}"
+    if state.outside:
+        text += f"  (+{state.outside} running outside the daemon)"
     if state.state == "dead":
         last = last_stderr_line(config, state.name)
         text += f"  (last stderr: {escape(last)})" if last else "  (no stderr output)"
