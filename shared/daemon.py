@@ -221,8 +221,6 @@ class Daemon:
         try:
             data = json.loads(self.pid_file.read_text(encoding="utf-8"))
             return [ProcessRecord(**item) for item in data["processes"]]
-        except FileNotFoundError:
-            return []
         except (OSError, ValueError, KeyError, TypeError):
             return []
 
