@@ -17,17 +17,21 @@ app = typer.Typer(help="Run one LocalGPT service in the foreground.", no_args_is
 
 
 def _start(service: str) -> Config:
-    """JSON logs tagged with the service on stdout and in logs/<service>.jsonl; the home is
-    initialised on first run."""
+    """Service logging (see `start_logging`); the home is initialised on first run."""
     config = get_config()
+    start_logging(service, config)
+    init_home(config)
+    return config
+
+
+def start_logging(service: str, config: Config) -> None:
+    """JSON logs tagged with the service on stdout (for honcho) and in logs/<service>.jsonl."""
     try:
         configure_logging(
             service, stream=sys.stdout, log_dir=config.logs_dir, token_file=token_path(config)
         )
     except (OSError, LogFileBusy) as exc:
         fail(f"cannot open the log file of {service}: {exc}")
-    init_home(config)
-    return config
 
 
 @app.command()
@@ -63,3 +67,11 @@ def api(
         serve(config, host or config.server.host, port or config.server.port)
     except RemoteBindRefused as exc:
         fail(str(exc), code=2)
+
+
+@app.command("heartbeat")
+def heartbeat_service() -> None:
+    """Run the scheduler: HEARTBEAT.md's standing tasks in active hours, plus housekeeping."""
+    from services.heartbeat import HeartbeatService
+
+    HeartbeatService(_start("heartbeat")).run()
