@@ -174,7 +174,8 @@ class FileTail:
 
     def _rotated_since(self) -> list[str]:
         """Lines of backups newer than the file we had open, when several rotations happened
-        between two polls (our file is now `.k`: read `.k-1` ... `.1`; if it is gone, all)."""
+        between two polls (our file is now `.k`: read `.k-1` ... `.1`). If our file is gone
+        (deleted by hand, not rotated), the backups are old news and nothing is re-read."""
         newest_first = list(reversed(backups_of(self.path)))
         inodes = []
         for backup in newest_first:
@@ -182,7 +183,7 @@ class FileTail:
                 inodes.append(os.stat(backup).st_ino)
             except OSError:
                 inodes.append(None)
-        newer = newest_first[: inodes.index(self.inode)] if self.inode in inodes else newest_first
+        newer = newest_first[: inodes.index(self.inode)] if self.inode in inodes else []
         lines: list[str] = []
         for backup in reversed(newer):
             try:

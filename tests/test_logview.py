@@ -261,3 +261,15 @@ def test_poll_survives_two_rotations_and_reads_a_new_chain_whole(tmp_path):
     assert events(reader.poll()) == ["b", "c", "d", "e", "f"]
     assert reader.poll() == []
     reader.close()
+
+
+def test_a_file_deleted_by_hand_does_not_replay_old_backups(tmp_path):
+    worker = tmp_path / "worker.jsonl"
+    append(tmp_path / "worker.jsonl.1", line(1, "worker", "old"))
+    append(worker, line(2, "worker", "current"))
+    reader = LogReader(tmp_path)
+    assert events(reader.history()) == ["old", "current"]
+    worker.unlink()
+    append(worker, line(3, "worker", "fresh"))
+    assert events(reader.poll()) == ["fresh"]
+    reader.close()
