@@ -66,7 +66,7 @@ def status(env: dict[str, str] | None = None, *args: str) -> tuple[int, dict[str
 @pytest.fixture
 def daemon_home(home: Path):
     """A home whose daemon is always stopped at teardown, and every recorded pid killed."""
-    env = {"LOCALGPT_PORT": str(free_port())}
+    env = {"LOCALGPT_PORT": str(free_port()), "LOCALGPT_LOCAL_LLM_PORT": str(free_port())}
     yield home, env
     run_cli("daemon", "stop", "--timeout", "5", env=env)
     pid_file = home / "run" / "daemon.json"
