@@ -56,7 +56,8 @@ def test_no_generated_request_gets_a_server_error(tmp_path, xprocess):
         stop_service(xprocess, "lg-st-api")
         stop_service(xprocess, "lg-st-llm")
     report = done.stdout + done.stderr
-    (tmp_path / "schemathesis.txt").write_text(report)
-    print(f"schemathesis report: {tmp_path / 'schemathesis.txt'}")
+    artifact = Path(__file__).parent / "artifacts" / "schemathesis.txt"
+    artifact.parent.mkdir(exist_ok=True)
+    artifact.write_text(report)
     assert done.returncode == 0, report[-6000:]
     assert "Server error" not in report
