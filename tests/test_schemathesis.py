@@ -38,9 +38,9 @@ def test_no_generated_request_gets_a_server_error(tmp_path, xprocess):
                 "--checks",
                 "not_a_server_error",
                 "--max-examples",
-                "12",
+                "8",
                 "--request-timeout",
-                "60",
+                "300",  # one small model answers chat requests in turn
                 "--workers",
                 "1",
                 "--generation-deterministic",
@@ -49,7 +49,7 @@ def test_no_generated_request_gets_a_server_error(tmp_path, xprocess):
             ],
             capture_output=True,
             text=True,
-            timeout=900,
+            timeout=1500,
             env={**os.environ, "NO_COLOR": "1"},
         )
     finally:
