@@ -9,6 +9,7 @@ import tomli_w
 import typer
 
 from shared.cli import memory, run
+from shared.cli import open as open_
 from shared.cli.common import console, get_config, print_json
 from shared.logs import configure_logging
 from shared.workspace import init_home
@@ -23,6 +24,7 @@ app.add_typer(memory.app, name="memory")
 app.add_typer(run.app, name="run")
 config_app = typer.Typer(help="Inspect the configuration.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
+app.command("open")(open_.open_page)
 
 
 @app.callback()
