@@ -210,7 +210,7 @@ function inline(text, depth = 0) {
       URL_AT.lastIndex = i;
       if (ch === 'h' && (m = URL_AT.exec(text))) {
         const url = m[0].replace(/[.,;:!?)\]]+$/, '');
-        push(linkNode(url, url, false, depth), url.length);
+        push(linkNode(url, url, false, -1), url.length);
         continue;
       }
       CITATION_AT.lastIndex = i;
@@ -233,7 +233,7 @@ function inline(text, depth = 0) {
     } else if ((ch === '[' || (ch === '!' && rest[1] === '[')) && (m = link(rest))) {
       push(linkNode(m.label, m.href, ch === '!', depth), m.length);
     } else if (ch === '<' && (m = /^<((?:https?:\/\/|mailto:)[^\s<>]+)>/.exec(rest))) {
-      push(linkNode(m[1], m[1], false, depth), m[0].length);
+      push(linkNode(m[1], m[1], false, -1), m[0].length);
     } else if (depth < MAX_DEPTH && (m = emphasis(rest, prev))) {
       push(h(m.tag, {}, inline(m.inner, depth + 1)), m.length);
     } else {
@@ -286,8 +286,10 @@ function link(rest) {
   return null;
 }
 
+// depth -1: the label is a URL shown as it is (parsing it again would find the URL again).
 function linkNode(label, href, image, depth) {
-  const content = image ? [`🖼 ${label || 'image'}`] : inline(label, depth + 1);
+  const literal = image || depth < 0 || depth >= MAX_DEPTH;
+  const content = literal ? [image ? `🖼 ${label || 'image'}` : label] : inline(label, depth + 1);
   const safe = safeHref(href);
   if (safe) {
     return h('a', { href: safe, target: '_blank', rel: 'noopener noreferrer', title: safe }, content);

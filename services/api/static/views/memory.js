@@ -149,16 +149,19 @@ export class MemoryView {
       s.recent_failures?.length ? details(`Recent failures (${s.recent_failures.length})`,
         s.recent_failures.map((f) => h('li', { class: 'error' },
           `${f.kind} · ${f.attempts} attempt${f.attempts === 1 ? '' : 's'} · ${ago(f.finished_at)}: ${f.last_error}`)), true) : null,
+      s.model_mismatch ? h('p', { class: 'warning' },
+        `The index was built with ${s.index_embedding_model}; reindex to rebuild its vectors for ${s.embedding_model}.`) : null,
       h('p', { class: 'muted small' }, `Workspace: ${s.workspace}`));
   }
 
   async reindex() {
-    this.reindexState.textContent = 'queued…';
+    this.reindexState.textContent = 'reindex queued…';
     try {
       const { job_id: id } = await api('/api/memory/reindex', { method: 'POST', body: { force: false } });
       for (let i = 0; i < 600; i++) {
         const job = await api(`/api/jobs/${encodeURIComponent(id)}`);
-        this.reindexState.textContent = job.state === 'failed' ? `failed: ${job.last_error}` : job.state;
+        this.reindexState.textContent = job.state === 'failed'
+          ? `reindex failed: ${job.last_error}` : `reindex ${job.state}`;
         if (job.state === 'done' || job.state === 'failed') break;
         await new Promise((r) => setTimeout(r, 500));
       }
