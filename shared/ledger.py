@@ -250,6 +250,17 @@ class JobLedger:
                 "UPDATE jobs SET updated_at = ? WHERE id = ?", [(time.time(), j) for j in job_ids]
             )
 
+    def active_of_kind(self, kind: str) -> int:
+        """How many jobs of a kind are queued or running."""
+        return (
+            self._conn()
+            .execute(
+                "SELECT count(*) FROM jobs WHERE kind = ? AND state IN ('queued', 'running')",
+                (kind,),
+            )
+            .fetchone()[0]
+        )
+
     # -- reporting ------------------------------------------------------------------------
 
     def counts(self) -> dict[str, int]:

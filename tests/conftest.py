@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import processes
 import pytest
 
 from shared.config import Config, load_config
@@ -91,3 +92,17 @@ def write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
     return path
+
+
+@pytest.fixture
+def services(xprocess):
+    """Start services by name; every one started is stopped at teardown, even on failure."""
+    started: list[str] = []
+
+    def start(name: str, args: list[str], env: dict[str, str], ready: str) -> int:
+        started.append(name)
+        return processes.start_service(xprocess, name, args, env, ready)
+
+    yield start
+    for name in started:
+        processes.stop_service(xprocess, name)

@@ -47,20 +47,6 @@ def stack(tmp_path_factory, xprocess, embedder):
         stop_service(xprocess, name)
 
 
-@pytest.fixture
-def services(xprocess):
-    """Start services by name; every one started is stopped at teardown, even on failure."""
-    started: list[str] = []
-
-    def start(name: str, args: list[str], env: dict[str, str], ready: str) -> int:
-        started.append(name)
-        return start_service(xprocess, name, args, env, ready)
-
-    yield start
-    for name in started:
-        stop_service(xprocess, name)
-
-
 def converged(memory: Memory, queue: Queue) -> bool:
     """Nothing differs between disk and index, and no job is waiting or running."""
     changed, removed = memory.index.diff()

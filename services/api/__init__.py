@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, Depends, FastAPI
 
-from services.api import routes_health, routes_jobs, routes_memory
+from services.api import routes_health, routes_heartbeat, routes_jobs, routes_memory
 from services.api.auth import require_token
 from services.api.errors import install_error_handlers
 from services.api.limits import BodyLimitMiddleware
@@ -48,6 +48,7 @@ def create_app(config: Config) -> FastAPI:
     api = APIRouter(prefix="/api", dependencies=[Depends(require_token)])
     api.include_router(routes_memory.router)
     api.include_router(routes_jobs.router)
+    api.include_router(routes_heartbeat.router)
     app.include_router(routes_health.router)
     app.include_router(api)
     mount_web(app)

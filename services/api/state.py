@@ -15,7 +15,7 @@ class ApiState:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.token = ensure_token(config)
-        self.embedder = make_embedder(config)
+        self.embedder = make_embedder(config, for_queries=True)
         self.queue = Queue(config)
         self._local = threading.local()
 

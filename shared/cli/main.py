@@ -8,7 +8,7 @@ from typing import Annotated
 import tomli_w
 import typer
 
-from shared.cli import memory, run
+from shared.cli import chat, heartbeat, llm, memory, run
 from shared.cli import open as open_
 from shared.cli.common import console, get_config, print_json
 from shared.logs import configure_logging
@@ -22,6 +22,10 @@ app = typer.Typer(
 )
 app.add_typer(memory.app, name="memory")
 app.add_typer(run.app, name="run")
+app.add_typer(heartbeat.app, name="heartbeat")
+app.command("chat")(chat.chat)
+app.command("ask")(chat.ask)
+run.app.command("llm")(llm.llm_command)
 config_app = typer.Typer(help="Inspect the configuration.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 app.command("open")(open_.open_page)

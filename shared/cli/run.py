@@ -56,3 +56,11 @@ def api(
         serve(config, host or config.server.host, port or config.server.port)
     except RemoteBindRefused as exc:
         fail(str(exc), code=2)
+
+
+@app.command("heartbeat")
+def heartbeat_service() -> None:
+    """Run the scheduler: HEARTBEAT.md's standing tasks in active hours, plus housekeeping."""
+    from services.heartbeat import HeartbeatService
+
+    HeartbeatService(_start("heartbeat")).run()

@@ -10,8 +10,8 @@ from shared.memory.search import MemorySearch, SearchResponse
 from shared.memory.stats import memory_stats
 
 
-def make_embedder(config: Config) -> Embedder:
-    return Embedder(config.embedding, cache_dir=config.home / "models")
+def make_embedder(config: Config, for_queries: bool = False) -> Embedder:
+    return Embedder(config.embedding, cache_dir=config.home / "models", for_queries=for_queries)
 
 
 class Memory:

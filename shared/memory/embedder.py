@@ -50,9 +50,14 @@ def model_identity(config: EmbeddingConfig) -> ModelIdentity:
 class Embedder:
     """Wraps fastembed's TextEmbedding; thread-safe, loaded on first use."""
 
-    def __init__(self, config: EmbeddingConfig, cache_dir: Path | None = None) -> None:
+    def __init__(
+        self, config: EmbeddingConfig, cache_dir: Path | None = None, for_queries: bool = False
+    ) -> None:
         self.config = config
         self.cache_dir = cache_dir  # where fastembed keeps catalogue downloads
+        # Processes that embed only short queries (the API) skip onnxruntime's memory arena:
+        # ~120 MB less resident memory for ~10% slower batches they never run.
+        self.for_queries = for_queries
         self.identity = model_identity(config)
         self._model = None
         self._error: str | None = None
@@ -123,13 +128,15 @@ class Embedder:
             raise EmbedderUnavailable(self._error)
         with self._lock:
             if self._model is None and self._error is None:
-                self._model, self._error = _load_fastembed(self.config, self.cache_dir)
+                self._model, self._error = _load_fastembed(
+                    self.config, self.cache_dir, self.for_queries
+                )
         if self._model is None:
             raise EmbedderUnavailable(self._error)
         return self._model
 
 
-def _load_fastembed(config: EmbeddingConfig, cache_dir: Path | None):
+def _load_fastembed(config: EmbeddingConfig, cache_dir: Path | None, for_queries: bool):
     """Return (model, None) or (None, reason). Never lets an import or download error escape."""
     model_path = config.model_path and str(Path(config.model_path).expanduser())
     if model_path and not (Path(model_path) / "model.onnx").is_file():
@@ -141,6 +148,8 @@ def _load_fastembed(config: EmbeddingConfig, cache_dir: Path | None):
         fastembed_logger.disable("fastembed")  # unstructured; we log the outcome ourselves
 
         kwargs: dict = {"threads": config.threads or os.cpu_count() or 1}
+        if for_queries:
+            kwargs["enable_cpu_mem_arena"] = False
         if model_path:
             kwargs["specific_model_path"] = model_path
         elif cache_dir is not None:

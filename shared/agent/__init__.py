@@ -1,0 +1,1 @@
+"""The assistant: prompt assembly, the tool loop, sessions and providers (through litellm)."""

@@ -1,0 +1,221 @@
+"""Talking to a model through litellm: provider resolution, streaming, and one-line errors.
+
+litellm is imported on first use with its cost map kept local (field notes §5.1), so commands
+that never call a model do not pay its ~2 s import or touch the network. Every provider failure
+becomes an `LLMError` whose message says what to do; the API key never appears in it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from shared.config import Config
+from shared.logs import get_logger
+
+log = get_logger(__name__)
+
+LOCAL_PREFIX = "local/"
+# Keys litellm reads by itself for providers whose key we check before calling.
+PROVIDER_KEY_ENV = {
+    "anthropic": "ANTHROPIC_API_KEY",
+    "openai": "OPENAI_API_KEY",
+    "gemini": "GEMINI_API_KEY",
+    "groq": "GROQ_API_KEY",
+    "mistral": "MISTRAL_API_KEY",
+    "openrouter": "OPENROUTER_API_KEY",
+    "xai": "XAI_API_KEY",
+    "deepseek": "DEEPSEEK_API_KEY",
+}
+NO_KEY = "no-key-needed"  # OpenAI-compatible local servers accept any key
+
+
+class LLMError(Exception):
+    """A model call failed; str() is one actionable line for the user."""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A resolved model: what litellm is called with (the key is never printed)."""
+
+    name: str  # as configured, e.g. local/smollm2-135m-instruct
+    litellm_model: str
+    provider: str
+    api_base: str | None
+    api_key: str | None = field(default=None, repr=False)
+    key_source: str = ""  # where the key came from, for messages
+
+    @property
+    def where(self) -> str:
+        return self.api_base or f"the {self.provider} API"
+
+
+@dataclass
+class Completion:
+    """One model call's outcome: the assistant message in OpenAI shape, plus token usage."""
+
+    message: dict
+    finish_reason: str | None
+    usage: dict[str, int]
+
+
+def resolve_endpoint(config: Config, model: str | None = None) -> Endpoint:
+    """Turn `[llm]` settings into call parameters; a missing key fails here, before any call."""
+    name = (model or config.llm.model).strip()
+    if name.startswith(LOCAL_PREFIX):
+        served = name[len(LOCAL_PREFIX) :]
+        base = config.llm.api_base or f"http://{config.local_llm.host}:{config.local_llm.port}/v1"
+        return Endpoint(name, f"openai/{served}", "local", base, NO_KEY)
+    if "/" not in name:
+        raise LLMError(
+            f"model {name!r} needs a provider prefix, e.g. anthropic/claude-sonnet-4-5, "
+            "openai/gpt-4o-mini, ollama_chat/llama3 or local/smollm2-135m-instruct"
+        )
+    provider = name.split("/", 1)[0]
+    api_base = config.llm.api_base or None
+    key_env = config.llm.api_key_env.strip() or PROVIDER_KEY_ENV.get(provider, "")
+    key = os.environ.get(key_env) if key_env else None
+    if key_env and not key:
+        if provider == "openai" and api_base and not config.llm.api_key_env:
+            return Endpoint(name, name, provider, api_base, NO_KEY)  # e.g. a local vLLM
+        raise LLMError(
+            f"no API key for {name}: ${key_env} is not set; export it, or set "
+            "[llm] api_key_env in config.toml to the variable that holds the key"
+        )
+    return Endpoint(name, name, provider, api_base, key, f"${key_env}" if key_env else "")
+
+
+def load_litellm() -> Any:
+    """Import litellm quietly and offline (no cost-map fetch, no feedback banners)."""
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    import litellm
+
+    litellm.suppress_debug_info = True
+    litellm.drop_params = True
+    return litellm
+
+
+class LLMClient:
+    """Streams one completion at a time from the configured model."""
+
+    def __init__(self, config: Config, model: str | None = None) -> None:
+        self.config = config
+        self.endpoint = resolve_endpoint(config, model)
+
+    @property
+    def model(self) -> str:
+        return self.endpoint.name
+
+    def complete(
+        self,
+        messages: list[dict],
+        tools: list[dict] | None = None,
+        on_token: Callable[[str], None] | None = None,
+        **extra: Any,
+    ) -> Completion:
+        """Stream a completion, calling `on_token` per text delta; tool calls are rebuilt."""
+        litellm = load_litellm()
+        kwargs = self._call_kwargs(messages, tools) | extra
+        try:
+            chunks = []
+            for chunk in litellm.completion(**kwargs):
+                chunks.append(chunk)
+                delta = chunk.choices[0].delta.content if chunk.choices else None
+                if delta and on_token:
+                    on_token(delta)
+            built = litellm.stream_chunk_builder(chunks, messages=messages)
+        except Exception as exc:
+            raise LLMError(self.explain(exc)) from None
+        if built is None or not built.choices:
+            raise LLMError(f"{self.model} returned an empty response")
+        return _completion_from(built)
+
+    def _call_kwargs(self, messages: list[dict], tools: list[dict] | None) -> dict[str, Any]:
+        ep, llm = self.endpoint, self.config.llm
+        kwargs: dict[str, Any] = {
+            "model": ep.litellm_model,
+            "messages": messages,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+            "max_tokens": llm.max_tokens,
+            "temperature": llm.temperature,
+            "timeout": llm.timeout,
+            "num_retries": 0,
+        }
+        if tools:
+            kwargs["tools"] = tools
+        if ep.api_base:
+            kwargs["api_base"] = ep.api_base
+        if ep.api_key:
+            kwargs["api_key"] = ep.api_key
+        return kwargs
+
+    def explain(self, exc: BaseException) -> str:
+        """One line saying what went wrong and what to do, with the key redacted."""
+        return redact(_explain(self.endpoint, exc), self.endpoint.api_key)
+
+
+def _explain(ep: Endpoint, exc: BaseException) -> str:
+    kind = type(exc).__name__
+    detail = _first_line(str(exc))
+    local_hint = " (start it with `localgpt run llm`)" if ep.provider == "local" else ""
+    if kind in ("APIConnectionError", "ServiceUnavailableError") or _is_refused(exc):
+        return f"cannot reach {ep.where} for {ep.name}: is the server running?{local_hint}"
+    if kind in ("Timeout", "APITimeoutError"):
+        return f"{ep.name} at {ep.where} did not answer in time; try again or raise [llm] timeout"
+    if kind == "AuthenticationError":
+        source = f" from {ep.key_source}" if ep.key_source else ""
+        return f"{ep.where} rejected the API key{source} for {ep.name}; check the key"
+    if kind == "NotFoundError" or "model_not_found" in detail or "does not exist" in detail:
+        return f"model {ep.name!r} was not found at {ep.where}; check [llm] model ({detail})"
+    if "LLM Provider NOT provided" in detail:
+        return f"litellm does not know the provider of {ep.name!r}; use provider/model"
+    if kind == "RateLimitError":
+        return f"{ep.where} is rate-limiting {ep.name}; wait a moment and retry"
+    if kind == "ContextWindowExceededError":
+        return f"the conversation is too long for {ep.name}; start a new session (/new)"
+    return f"{ep.name} failed ({kind}): {detail}"
+
+
+def _is_refused(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return any(s in text for s in ("connection refused", "connection error", "connecterror"))
+
+
+def _first_line(text: str, limit: int = 240) -> str:
+    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def redact(text: str, secret: str | None) -> str:
+    if secret and secret != NO_KEY and len(secret) >= 4:
+        text = text.replace(secret, "***")
+    return text
+
+
+def _completion_from(response: Any) -> Completion:
+    choice = response.choices[0]
+    msg = choice.message
+    message: dict[str, Any] = {"role": "assistant", "content": msg.content or ""}
+    calls = getattr(msg, "tool_calls", None) or []
+    if calls:
+        message["tool_calls"] = [
+            {
+                "id": call.id or f"call_{i}",
+                "type": "function",
+                "function": {
+                    "name": call.function.name or "",
+                    "arguments": call.function.arguments or "",
+                },
+            }
+            for i, call in enumerate(calls)
+        ]
+    usage = getattr(response, "usage", None)
+    counts = {
+        "prompt_tokens": int(getattr(usage, "prompt_tokens", 0) or 0),
+        "completion_tokens": int(getattr(usage, "completion_tokens", 0) or 0),
+    }
+    counts["total_tokens"] = counts["prompt_tokens"] + counts["completion_tokens"]
+    return Completion(message, choice.finish_reason, counts)

@@ -1,0 +1,48 @@
+"""`localgpt run llm`: serve the embedded model for litellm (registered by the `run` group)."""
+
+from __future__ import annotations
+
+import ipaddress
+import sys
+from typing import Annotated
+
+import typer
+
+from shared.cli.common import fail, get_config
+from shared.logs import configure_logging
+
+
+def llm_command(
+    host: Annotated[
+        str | None, typer.Option(help="Address to bind (default: [local_llm] host).")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default: [local_llm] port).")] = None,
+    allow_remote: Annotated[
+        bool, typer.Option("--allow-remote", help="Allow a non-loopback address (no auth!).")
+    ] = False,
+) -> None:
+    """Serve the embedded model (SmolLM2-135M, llama.cpp) as an OpenAI-compatible API."""
+    config = get_config()
+    configure_logging("llm", stream=sys.stdout)
+    bind = host or config.local_llm.host
+    if not allow_remote and not _is_loopback(bind):
+        fail(
+            f"{bind} is not a loopback address; the model server has no authentication "
+            "(pass --allow-remote to bind it anyway)"
+        )
+    from services.llm.model import ModelUnavailable
+    from services.llm.server import serve
+
+    try:
+        serve(config, bind, port)
+    except ModelUnavailable as exc:
+        fail(str(exc))
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
