@@ -61,13 +61,25 @@ def web(tmp_path_factory, xprocess, embedder):
     write(config.workspace_dir / "knowledge" / "pranks.md", HOSTILE_NOTE)
     Memory(config, embedder).sync()
     port = free_port()
-    env = service_env(config.home, MODEL_INT8, LOCALGPT_PORT=str(port))
+    # The embedded model gets a port of its own; it is started only by tests that chat.
+    env = service_env(
+        config.home, MODEL_INT8, LOCALGPT_PORT=str(port), LOCALGPT_LOCAL_LLM_PORT=str(free_port())
+    )
     start_service(xprocess, "lg-web-api", ["run", "api"], env, "Application startup complete")
     start_service(xprocess, "lg-web-worker", ["run", "worker"], env, "worker_ready")
     token = (config.home / "token").read_text().strip()
     yield {"base": f"http://127.0.0.1:{port}", "token": token, "config": config, "env": env}
     stop_service(xprocess, "lg-web-api")
     stop_service(xprocess, "lg-web-worker")
+
+
+@pytest.fixture(scope="module")
+def llm(web, xprocess):
+    """The real embedded model server (`localgpt run llm`), for chat and tasks."""
+    ready = "Application startup complete"
+    start_service(xprocess, "lg-web-llm", ["run", "llm"], web["env"], ready)
+    yield
+    stop_service(xprocess, "lg-web-llm")
 
 
 @pytest.fixture(scope="module")
@@ -408,7 +420,7 @@ def test_the_page_cannot_inject_html_even_by_mistake(tab, web):
 # The parts below drive the chat, task and heartbeat endpoints of the API.
 
 
-def test_chat_streams_a_reply_rendered_as_markdown(tab, web, artifacts):
+def test_chat_streams_a_reply_rendered_as_markdown(tab, web, llm, artifacts):
     t = tab().sign_in("chat")
     t.page.fill("textarea[name=message]", "Say hello in five words.")
     t.page.press("textarea[name=message]", "Enter")
@@ -447,7 +459,7 @@ def test_chat_streams_a_reply_rendered_as_markdown(tab, web, artifacts):
     phone.check_requests()
 
 
-def test_post_a_task_and_watch_it_complete(tab, web, artifacts):
+def test_post_a_task_and_watch_it_complete(tab, web, llm, artifacts):
     t = tab().sign_in("tasks")
     t.page.fill("#task-prompt", "Reply with the single word: done")
     t.page.click(".task-form button[type=submit]")

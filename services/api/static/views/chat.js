@@ -127,7 +127,7 @@ export class ChatView {
   renderHistory(messages) {
     clear(this.messages);
     let turn = null;
-    const pending = new Map(); // tool_call_id -> tool block waiting for its result
+    const pending = []; // tool blocks waiting for their results, in call order
     for (const m of messages) {
       const text = contentText(m.content);
       if (m.role === 'user') {
@@ -138,11 +138,16 @@ export class ChatView {
         if (text) turn.addText(text);
         for (const call of m.tool_calls || []) {
           const fn = call.function || call;
-          pending.set(call.id, turn.startTool(fn.name, fn.arguments));
+          const block = turn.startTool(fn.name, fn.arguments);
+          block.callId = call.id;
+          pending.push(block);
         }
       } else if (m.role === 'tool') {
         turn = turn || this.addTurn();
-        const block = pending.get(m.tool_call_id) || turn.startTool(m.name || 'tool', null);
+        // Results answer calls in order; match by id when the transcript has one.
+        let i = pending.findIndex((b) => m.tool_call_id && b.callId === m.tool_call_id);
+        if (i < 0 && pending.length) i = 0;
+        const block = i >= 0 ? pending.splice(i, 1)[0] : turn.startTool(m.name || 'tool', null);
         block.finish(parseMaybe(text));
       }
     }

@@ -144,9 +144,9 @@ export class TasksView {
 function timeline(t) {
   const parts = [`#${t.id}`];
   if (t.started_at) parts.push(`started ${toDate(t.started_at).toLocaleTimeString()}`);
-  if (t.finished_at && t.started_at) {
-    parts.push(`took ${((toDate(t.finished_at) - toDate(t.started_at)) / 1000).toFixed(1)} s`);
-  }
+  const ms = t.duration_ms ?? (t.finished_at && t.started_at ? toDate(t.finished_at) - toDate(t.started_at) : null);
+  if (ms !== null && ms !== undefined) parts.push(`took ${(ms / 1000).toFixed(1)} s`);
+  if (t.finished_at) parts.push(`finished ${toDate(t.finished_at).toLocaleTimeString()}`);
   const u = t.usage || {};
   const tokens = u.total_tokens ?? t.total_tokens;
   if (tokens) parts.push(`${tokens} tokens`);
