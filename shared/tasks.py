@@ -14,9 +14,13 @@ from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from shared.config import Config
 from shared.logs import get_logger
+
+if TYPE_CHECKING:
+    from shared.agent.tools import ToolContext
 
 log = get_logger(__name__)
 
@@ -159,6 +163,19 @@ def cancel_task(config: Config, task_id: str) -> Task:
     return task
 
 
+def reset_interrupted(config: Config, task_id: str) -> bool:
+    """A task left `running` by a worker that died is queued again (the job is re-delivered)."""
+    with closing(connect(config)) as conn, _write(conn):
+        return (
+            conn.execute(
+                "UPDATE tasks SET status = 'queued', started_at = NULL "
+                "WHERE id = ? AND status = 'running'",
+                (task_id,),
+            ).rowcount
+            == 1
+        )
+
+
 def _claim(config: Config, task_id: str) -> bool:
     with closing(connect(config)) as conn, _write(conn):
         return (
@@ -185,7 +202,7 @@ def _finish(config: Config, task_id: str, status: str, started: float, **fields:
         )
 
 
-def run_task(config: Config, task_id: str) -> Task:
+def run_task(config: Config, task_id: str, ctx: ToolContext | None = None) -> Task:
     """The worker job: run the assistant on the stored prompt and record the outcome.
 
     Idempotent: a task that is not queued (already run, running elsewhere, cancelled) is left
@@ -202,7 +219,7 @@ def run_task(config: Config, task_id: str) -> Task:
     log.info("task_started", task_id=task_id)
     bot = None
     try:
-        bot = Assistant.open(config, task.model, task.session_id or f"task-{task_id}")
+        bot = Assistant.open(config, task.model, task.session_id or f"task-{task_id}", ctx)
         result = bot.send(task.prompt)
     except LLMError as exc:
         _finish(config, task_id, "failed", started, error=str(exc))

@@ -11,7 +11,15 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, Depends, FastAPI
 
-from services.api import routes_health, routes_heartbeat, routes_jobs, routes_memory
+from services.api import (
+    routes_chat,
+    routes_health,
+    routes_heartbeat,
+    routes_jobs,
+    routes_memory,
+    routes_sessions,
+    routes_tasks,
+)
 from services.api.auth import require_token
 from services.api.errors import install_error_handlers
 from services.api.limits import BodyLimitMiddleware
@@ -49,6 +57,9 @@ def create_app(config: Config) -> FastAPI:
     api.include_router(routes_memory.router)
     api.include_router(routes_jobs.router)
     api.include_router(routes_heartbeat.router)
+    api.include_router(routes_chat.router)
+    api.include_router(routes_tasks.router)
+    api.include_router(routes_sessions.router)
     app.include_router(routes_health.router)
     app.include_router(api)
     mount_web(app)

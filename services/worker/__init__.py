@@ -49,7 +49,7 @@ class Worker:
             try:
                 if handler is None:
                     raise ValueError(f"unknown job kind {job.kind!r}")
-                result = handler(self._context(), job.args)
+                result = handler(self._context(job.attempts), job.args)
             except Exception as exc:
                 self._failed(job, exc)
             else:
@@ -74,11 +74,11 @@ class Worker:
                 traceback=traceback.format_exception(exc)[-3:],
             )
 
-    def _context(self) -> JobContext:
+    def _context(self, attempt: int) -> JobContext:
         memory = getattr(self._local, "memory", None)
         if memory is None:
             memory = self._local.memory = Memory(self.config, self.embedder)
-        return JobContext(self.config, memory)
+        return JobContext(self.config, memory, attempt)
 
     def _on_interrupted(self, signal: str, task, *args) -> None:
         """Shutdown outlasted the grace period: put the job back for the next worker."""

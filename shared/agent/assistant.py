@@ -14,7 +14,7 @@ from shared.agent.llm import LLMClient, LLMError
 from shared.agent.loop import TurnEvents, TurnResult, run_tool_loop
 from shared.agent.prompt import PromptOptions, build_system_prompt, flush_prompt
 from shared.agent.session import FLUSH_TYPE, Session, SessionStore
-from shared.agent.tools import FLUSH_TOOLS, TOOLS, ToolContext
+from shared.agent.tools import CHAT_TOOLS, FLUSH_TOOLS, ToolContext
 from shared.agent.untrusted import frame_untrusted
 from shared.config import Config
 from shared.logs import get_logger
@@ -33,6 +33,7 @@ class Assistant:
         self.session = session
         self.client = client
         self.ctx = ctx or ToolContext(config)
+        self.tool_names: tuple[str, ...] | None = None  # None: the chat tools
 
     @classmethod
     def open(
@@ -53,7 +54,7 @@ class Assistant:
 
     @property
     def tools(self) -> tuple[str, ...]:
-        return tuple(TOOLS) if self.config.llm.tools else ()
+        return (self.tool_names or CHAT_TOOLS) if self.config.llm.tools else ()
 
     def send(self, text: str, events: TurnEvents | None = None) -> TurnResult:
         """One user turn. Raises LLMError (one line) when the model cannot be reached."""

@@ -135,6 +135,27 @@ def read_skill(ctx: ToolContext, args: dict) -> dict:
     return {"name": skill.name, "location": str(skill.path), "text": read_skill_body(skill)}
 
 
+def heartbeat_checkbox(ctx: ToolContext, args: dict) -> dict:
+    """Tick (or untick) one `- [ ]` item of HEARTBEAT.md, changing nothing else."""
+    from shared.heartbeat import CheckboxError, set_checkbox
+
+    item = _text(args, "item")
+    checked = args.get("checked", True)
+    if not isinstance(checked, bool):
+        raise ToolInputError("`checked` must be true or false")
+    try:
+        result = set_checkbox(ctx.config.workspace_dir, item, checked=checked)
+    except CheckboxError as exc:  # no match, ambiguous match, missing file: the model retries
+        raise ToolInputError(str(exc)) from None
+    return {
+        "path": "HEARTBEAT.md",
+        "line": result.line,
+        "text": result.text,
+        "checked": result.checked,
+        "changed": result.changed,
+    }
+
+
 TOOLS: dict[str, Tool] = {
     t.name: t
     for t in (
@@ -205,8 +226,26 @@ TOOLS: dict[str, Tool] = {
             },
             read_skill,
         ),
+        Tool(
+            "heartbeat_checkbox",
+            "Mark an item of HEARTBEAT.md done (`- [ ]` -> `- [x]`) or not done, by a unique "
+            "part of its text. Only the checkbox changes.",
+            {
+                "type": "object",
+                "required": ["item"],
+                "properties": {
+                    "item": {"type": "string", "description": "text of the checklist item"},
+                    "checked": {"type": "boolean", "description": "true marks it done"},
+                },
+            },
+            heartbeat_checkbox,
+        ),
     )
 }
+
+# What a chat or task turn is offered; heartbeat runs may also tick HEARTBEAT.md's checkboxes.
+CHAT_TOOLS = tuple(name for name in TOOLS if name != "heartbeat_checkbox")
+HEARTBEAT_TOOLS = (*CHAT_TOOLS, "heartbeat_checkbox")
 
 # The memory flush may only add to today's log (OpenClaw §2.9: bootstrap files are read-only).
 FLUSH_TOOLS = ("memory_search", "memory_get", "memory_append")

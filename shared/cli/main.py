@@ -8,9 +8,9 @@ from typing import Annotated
 import tomli_w
 import typer
 
-from shared.cli import chat, heartbeat, llm, memory, run
+from shared.cli import chat, heartbeat, llm, memory, run, task
 from shared.cli import open as open_
-from shared.cli.common import console, get_config, print_json
+from shared.cli.common import console, fail, get_config, print_json
 from shared.logs import configure_logging
 from shared.workspace import init_home
 
@@ -23,6 +23,7 @@ app = typer.Typer(
 app.add_typer(memory.app, name="memory")
 app.add_typer(run.app, name="run")
 app.add_typer(heartbeat.app, name="heartbeat")
+app.add_typer(task.app, name="task")
 app.command("chat")(chat.chat)
 app.command("ask")(chat.ask)
 run.app.command("llm")(llm.llm_command)
@@ -60,6 +61,42 @@ def config_show(
         print_json(data)
     else:
         sys.stdout.write(tomli_w.dumps(data))
+
+
+@app.command()
+def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """Is the system up? The API's health, memory freshness, queue and heartbeat."""
+    from shared.api_client import ApiClient, ApiUnavailable
+
+    try:
+        client = ApiClient(get_config())
+        data = {
+            "health": client.get("/health"),
+            "memory": client.get("/api/memory/stats"),
+            "heartbeat": client.get("/api/heartbeat/status"),
+        }
+    except ApiUnavailable as exc:
+        fail(str(exc))
+    if as_json:
+        print_json(data)
+        return
+    health, mem, beat = data["health"], data["memory"], data["heartbeat"]
+    console.print(
+        f"[bold]api[/]        {health['status']} "
+        + ", ".join(f"{k}: {v}" for k, v in health["checks"].items()),
+        highlight=False,
+    )
+    console.print(
+        f"[bold]memory[/]     {mem['files_indexed']} files, {mem['chunks']} chunks, "
+        f"{mem['files_pending']} pending, queue {mem['queue_depth']}, "
+        f"{mem['jobs_failed']} failed job(s)",
+        highlight=False,
+    )
+    console.print(
+        f"[bold]heartbeat[/]  {'on' if beat.get('enabled') else 'off'}, next due "
+        f"{beat.get('next_due')}",
+        highlight=False,
+    )
 
 
 def main() -> None:

@@ -1,0 +1,70 @@
+"""`/api/sessions`: chat transcripts (JSONL files under `sessions/`)."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from services.api.errors import ApiError
+
+router = APIRouter(prefix="/sessions", tags=["sessions"])
+
+
+def _store(request: Request):
+    from shared.agent.session import SessionStore
+
+    return SessionStore(request.app.state.api.config.sessions_dir)
+
+
+@router.get("")
+def list_(request: Request) -> dict[str, Any]:
+    sessions = [
+        {
+            "id": s.id,
+            "title": s.title,
+            "model": s.model,
+            "messages": s.messages,
+            "created": s.created,
+            "updated_at": datetime.fromtimestamp(s.updated, UTC).isoformat(),
+        }
+        for s in _store(request).list()
+    ]
+    return {"sessions": sessions}
+
+
+@router.get("/{session_id}")
+def show(request: Request, session_id: str) -> dict[str, Any]:
+    session = _open(request, session_id)
+    messages = [
+        {
+            "role": e["message"].get("role"),
+            "content": e["message"].get("content"),
+            "timestamp": e.get("timestamp"),
+            "tool_calls": e["message"].get("tool_calls"),
+        }
+        for e in session.entries
+        if e.get("type") == "message"
+    ]
+    return {"id": session.id, "model": session.model, "messages": messages}
+
+
+@router.delete("/{session_id}")
+def delete(request: Request, session_id: str) -> dict[str, Any]:
+    """Archive the transcript (renamed `*.deleted.<ts>`, as OpenClaw does), never destroy it."""
+    session = _open(request, session_id)
+    archived = session.path.with_name(f"{session.path.name}.deleted.{int(time.time())}")
+    session.path.rename(archived)
+    return {"id": session_id, "archived_as": archived.name}
+
+
+def _open(request: Request, session_id: str):
+    from shared.agent.session import SessionError
+
+    try:
+        return _store(request).open(session_id)
+    except SessionError as exc:
+        status = 400 if "invalid session id" in str(exc) else 404
+        raise ApiError(status, str(exc)) from None

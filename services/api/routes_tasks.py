@@ -1,0 +1,76 @@
+"""`/api/tasks`: delegate work to the background workers and follow it."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, Field
+
+from services.api.errors import ApiError
+
+router = APIRouter(prefix="/tasks", tags=["tasks"])
+
+STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
+
+
+class TaskRequest(BaseModel):
+    prompt: str = Field(min_length=1, max_length=100_000)
+    session_id: str | None = Field(None, min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_-]+$")
+
+
+class TaskAccepted(BaseModel):
+    id: str
+    status: str
+
+
+@router.post("", status_code=202, response_model=TaskAccepted)
+def add(request: Request, body: TaskRequest) -> dict[str, str]:
+    """Store the task, then queue it for a worker (it runs even if no worker is up yet)."""
+    from shared.tasks import TaskError, create_task
+
+    state = request.app.state.api
+    try:
+        task = create_task(state.config, body.prompt, body.session_id)
+    except TaskError as exc:
+        raise ApiError(422, str(exc)) from None
+    state.queue.enqueue("run_task", task_id=task.id)
+    return {"id": task.id, "status": task.status}
+
+
+@router.get("")
+def list_(
+    request: Request,
+    status: Annotated[str | None, Query(pattern="^(" + "|".join(STATUSES) + ")$")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> dict[str, Any]:
+    from shared.tasks import list_tasks
+
+    tasks = list_tasks(request.app.state.api.config, status, limit)
+    return {"tasks": [t.as_dict() for t in tasks]}
+
+
+@router.get("/{task_id}")
+def show(request: Request, task_id: str) -> dict[str, Any]:
+    return _get(request, task_id).as_dict()
+
+
+@router.delete("/{task_id}")
+def cancel(request: Request, task_id: str) -> dict[str, Any]:
+    """Cancel a queued task; a running or finished one cannot be (409)."""
+    from shared.tasks import TaskError, cancel_task
+
+    _get(request, task_id)
+    try:
+        return cancel_task(request.app.state.api.config, task_id).as_dict()
+    except TaskError as exc:
+        raise ApiError(409, str(exc)) from None
+
+
+def _get(request: Request, task_id: str):
+    from shared.tasks import TaskError, get_task
+
+    try:
+        return get_task(request.app.state.api.config, task_id)
+    except TaskError:
+        raise ApiError(404, f"no task {task_id}") from None
