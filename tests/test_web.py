@@ -8,6 +8,7 @@ and phone widths, go to tests/artifacts/ (the paths are printed) for a person to
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from pathlib import Path
@@ -19,6 +20,10 @@ from processes import service_env, start_service, stop_service
 from test_api import free_port
 from test_services import make_home
 
+from shared.agent.assistant import Assistant
+from shared.agent.session import SessionStore
+from shared.agent.tools import CHAT_TOOLS, ToolContext, run_tool
+from shared.agent.untrusted import frame_untrusted
 from shared.memory import Memory
 
 pytestmark = pytest.mark.slow
@@ -457,6 +462,49 @@ def test_chat_streams_a_reply_rendered_as_markdown(tab, web, llm, artifacts):
     phone.shot(artifacts, "chat-phone")
     t.check_requests()
     phone.check_requests()
+
+
+def test_a_transcript_shows_tool_calls_folded_with_clickable_citations(tab, web, embedder):
+    """A session written by the assistant's own code: recall, a memory_search call, a reply."""
+    config = web["config"]
+    session = SessionStore(config.sessions_dir).create("local/test", config.workspace_dir)
+    ctx = ToolContext(config, memory_factory=lambda: Memory(config, embedder))
+    typed = "When is my ferry?"
+    recalled = Assistant(config, session, None, ctx)._with_recall(typed)
+    assert recalled != typed  # the note was recalled and framed
+    session.add_message({"role": "user", "content": recalled}, text=typed)
+    arguments = json.dumps({"query": "ferry to Hydra"})
+    call = {
+        "id": "c1",
+        "type": "function",
+        "function": {"name": "memory_search", "arguments": arguments},
+    }
+    session.add_message({"role": "assistant", "content": None, "tool_calls": [call]})
+    outcome = run_tool(ctx, "memory_search", arguments, CHAT_TOOLS)
+    content = frame_untrusted("tool memory_search", outcome.content)
+    session.add_message(
+        {"role": "tool", "tool_call_id": "c1", "name": "memory_search", "content": content}
+    )
+    session.add_message({"role": "assistant", "content": "On the **14th**."})
+    ctx.close()
+    citation = outcome.result["results"][0]["citation"]
+    start, end = (int(n) for n in re.fullmatch(r".+#L(\d+)-L(\d+)", citation).groups())
+
+    t = tab().sign_in("chat")
+    t.page.click(f".session-list a.session >> text={typed}")
+    tool = t.page.wait_for_selector("details.tool:not(.recall)")
+    assert t.page.text_content(".msg.user") == typed  # the framing is not shown as typed text
+    assert "Recalled" in t.page.text_content("details.recall summary")
+    assert "memory_search" in tool.text_content() and "hit" in tool.text_content()
+    assert not tool.get_property("open").json_value()  # folded until asked
+    t.page.click("details.tool:not(.recall) summary")
+    t.page.click(f"details.tool:not(.recall) a.citation >> text={citation}")
+    t.page.wait_for_selector(".view[data-view=memory]:not([hidden]) .line.hit")
+    rows = t.page.eval_on_selector_all(".line.hit", "rows => rows.map(r => Number(r.dataset.n))")
+    assert rows == list(range(start, end + 1))
+    assert "Booked the ferry to Hydra" in t.page.text_content(".lines")
+    assert "<strong>" not in t.page.text_content(".msg.assistant")
+    t.check_requests()
 
 
 def test_post_a_task_and_watch_it_complete(tab, web, llm, artifacts):

@@ -132,7 +132,9 @@ export class ChatView {
       const text = contentText(m.content);
       if (m.role === 'user') {
         turn = null;
-        this.messages.append(userBubble(text));
+        const { typed, recalled } = splitRecall(m.text ?? text);
+        this.messages.append(userBubble(typed));
+        if (recalled.length) this.messages.append(recallBlock(recalled));
       } else if (m.role === 'assistant') {
         turn = turn || this.addTurn();
         if (text) turn.addText(text);
@@ -148,7 +150,7 @@ export class ChatView {
         let i = pending.findIndex((b) => m.tool_call_id && b.callId === m.tool_call_id);
         if (i < 0 && pending.length) i = 0;
         const block = i >= 0 ? pending.splice(i, 1)[0] : turn.startTool(m.name || 'tool', null);
-        block.finish(parseMaybe(text));
+        block.finish(parseMaybe(unframe(text)));
       }
     }
     this.scrollToEnd(true);
@@ -340,6 +342,31 @@ class ToolBlock {
 
 function userBubble(text) {
   return h('article', { class: 'msg user', 'aria-label': 'You' }, h('div', { class: 'msg-body' }, text));
+}
+
+// The assistant frames memory and tool output as untrusted data before the model sees it
+// (shared/agent/untrusted.py); transcripts keep that framing, the page shows what is inside.
+const FRAME = /<<<UNTRUSTED_CONTENT id="([0-9a-f]+)">>>\nSource: [^\n]*\n---\n([^]*?)\n<<<END_UNTRUSTED_CONTENT id="\1">>>/;
+const RECALL = /^[^]*<<<END_UNTRUSTED_CONTENT id="[0-9a-f]+">>>\n\nUser message:\n([^]*)$/;
+
+function unframe(text) {
+  const m = FRAME.exec(text);
+  return m ? m[2] : text;
+}
+
+/** A stored user message: what was typed, and the memory hits recalled for it. */
+function splitRecall(text) {
+  const m = RECALL.exec(text);
+  if (!m) return { typed: text, recalled: [] };
+  const notes = unframe(text.slice(0, text.length - m[1].length));
+  const recalled = [...notes.matchAll(/^\[([^\]\n]+#L\d+(?:-L\d+)?)\]\n/gm)].map((hit) => hit[1]);
+  return { typed: m[1], recalled };
+}
+
+function recallBlock(citations) {
+  return h('details', { class: 'tool recall' },
+    h('summary', {}, h('span', { class: 'muted' }, `Recalled ${citations.length} note${citations.length === 1 ? '' : 's'} from memory`)),
+    h('ul', { class: 'hits tool-body' }, citations.map((c) => h('li', {}, citationButton(c)))));
 }
 
 function contentText(content) {
