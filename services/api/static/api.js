@@ -34,6 +34,8 @@ async function failure(response) {
 
 /** fetch() with the token; resolves to the Response, rejects with ApiError. */
 export async function send(path, { method = 'GET', body, signal, token = auth.token } = {}) {
+  // Signed out (a poll that outlived the session): ask nothing rather than send no token.
+  if (!token) throw new ApiError(401, 'unauthorized', 'not signed in');
   const headers = { Authorization: `Bearer ${token}` };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   let response;

@@ -22,10 +22,12 @@ export class HeartbeatView {
   }
 
   show() {
+    this.active = true;
     this.refresh();
   }
 
   hide() {
+    this.active = false;
     clearTimeout(this.timer);
     this.timer = null;
   }
@@ -42,7 +44,7 @@ export class HeartbeatView {
     } catch (err) {
       clear(this.summary, h('p', { class: 'error card' }, `Heartbeat status unavailable: ${err.message}`));
     }
-    if (!this.root.hidden && !document.hidden) this.timer = setTimeout(() => this.refresh(), POLL_MS);
+    if (this.active && !document.hidden) this.timer = setTimeout(() => this.refresh(), POLL_MS);
   }
 
   render(s) {
@@ -58,7 +60,8 @@ export class HeartbeatView {
         stat('Active window', h('span', { class: `badge ${s.window_open ? 'ok' : 'warn'}` }, s.window_open ? 'open' : 'closed'),
           [s.active_hours || 'all day', s.timezone ? ` · ${s.timezone}` : '',
             !s.window_open && s.window_opens_at ? ' · opens ' : '', !s.window_open && s.window_opens_at ? timeEl(s.window_opens_at) : '']),
-        stat('Next due', s.next_due ? timeEl(s.next_due) : '—'),
+        stat('Next due', s.next_due ? timeEl(s.next_due) : '—',
+          s.enabled && !s.next_due ? 'not scheduled yet: is the heartbeat service running?' : null),
         stat('Last run', last ? timeEl(last.at) : 'never',
           last ? outcomeText(last.outcome ?? 'running', last.detail) : null)),
       s.last_outcome && last && s.last_outcome.decision_id !== last.decision_id

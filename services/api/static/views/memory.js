@@ -60,10 +60,12 @@ export class MemoryView {
   }
 
   show() {
+    this.active = true;
     this.refreshStats();
   }
 
   hide() {
+    this.active = false;
     clearTimeout(this.timer);
     this.timer = null;
   }
@@ -121,7 +123,7 @@ export class MemoryView {
     } catch (err) {
       clear(this.statsNote, h('p', { class: 'error' }, `Index stats unavailable: ${err.message}`));
     }
-    if (!this.root.hidden && !document.hidden) {
+    if (this.active && !document.hidden) {
       this.timer = setTimeout(() => this.refreshStats(), STATS_EVERY_MS);
     }
   }

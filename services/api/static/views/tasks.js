@@ -52,10 +52,12 @@ export class TasksView {
   }
 
   show() {
+    this.active = true;
     this.refresh();
   }
 
   hide() {
+    this.active = false;
     clearTimeout(this.timer);
     this.timer = null;
   }
@@ -77,7 +79,8 @@ export class TasksView {
     try {
       const task = await api('/api/tasks', { method: 'POST', body: { prompt } });
       this.prompt.value = '';
-      this.formNote.textContent = `Task ${task.id} is ${task.status}.`;
+      this.formNote.textContent = 'Posted: follow it below.';
+      setTimeout(() => { if (this.formNote.textContent.startsWith('Posted')) this.formNote.textContent = ''; }, 4000);
       this.expanded.add(task.id);
       this.refresh();
     } catch (err) {
@@ -97,7 +100,7 @@ export class TasksView {
     } catch (err) {
       clear(this.list, h('li', { class: 'error' }, `Tasks unavailable: ${err.message}`));
     }
-    if (!this.root.hidden && !document.hidden) {
+    if (this.active && !document.hidden) {
       const busy = tasks.some((t) => ACTIVE.has(t.status));
       this.timer = setTimeout(() => this.refresh(), busy ? POLL_ACTIVE_MS : POLL_IDLE_MS);
     }
@@ -122,7 +125,7 @@ export class TasksView {
       h('span', { class: 'task-prompt' }, t.prompt),
       h('span', { class: 'muted small' }, timeEl(t.created_at))),
     h('div', { class: 'task-body' },
-      h('p', { class: 'muted small' }, timeline(t)),
+      h('p', { class: 'muted small', title: `task ${t.id}` }, timeline(t)),
       t.result ? h('div', { class: 'md result' }, renderMarkdown(t.result)) : null,
       t.error ? h('pre', { class: 'error code' }, t.error) : null,
       ACTIVE.has(t.status) && !t.result ? h('p', { class: 'muted' },
@@ -142,7 +145,7 @@ export class TasksView {
 }
 
 function timeline(t) {
-  const parts = [`#${t.id}`];
+  const parts = [`#${t.id.slice(0, 8)}`];
   if (t.started_at) parts.push(`started ${toDate(t.started_at).toLocaleTimeString()}`);
   const ms = t.duration_ms ?? (t.finished_at && t.started_at ? toDate(t.finished_at) - toDate(t.started_at) : null);
   if (ms !== null && ms !== undefined) parts.push(`took ${(ms / 1000).toFixed(1)} s`);
