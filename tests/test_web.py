@@ -62,6 +62,9 @@ FERRY_NOTE = (
 def web(tmp_path_factory, xprocess, embedder):
     """A real API and worker over a workspace with a travel note and a hostile one."""
     config = make_home(tmp_path_factory.mktemp("web"))
+    # Short answers keep the embedded model's turns quick on a busy 2-core machine.
+    with config.config_file.open("a") as handle:
+        handle.write("\n[llm]\nmax_tokens = 64\n")
     write(config.workspace_dir / "memory" / "2026-11-02.md", FERRY_NOTE)
     write(config.workspace_dir / "knowledge" / "pranks.md", HOSTILE_NOTE)
     Memory(config, embedder).sync()
@@ -120,6 +123,12 @@ class Tab:
         self.errors: list[str] = []
         self.page.on("request", lambda r: self.requests.append((r.method, r.url, r.headers)))
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.on("console", self._console)
+
+    def _console(self, message) -> None:
+        # The page must live within its own CSP: a violation is a bug, not a log line.
+        if re.search(r"Content.Security.Policy|Trusted ?Type", message.text, re.I):
+            self.errors.append(message.text)
 
     def open(self, fragment: str = "") -> Tab:
         self.page.goto(f"{self.web['base']}/{fragment}")
@@ -444,7 +453,7 @@ def test_chat_streams_a_reply_rendered_as_markdown(tab, web, llm, artifacts):
               resolve(seen.concat([n]));
             }
           }, 20);
-          setTimeout(() => { clearInterval(timer); resolve(seen); }, 180000);
+          setTimeout(() => { clearInterval(timer); resolve(seen); }, 300000);
         })"""
     )
     errors = t.page.locator(".msg.assistant .error").all_text_contents()
@@ -521,7 +530,7 @@ def test_post_a_task_and_watch_it_complete(tab, web, llm, artifacts):
           return el && ['succeeded', 'failed', 'cancelled'].includes(el.dataset.status);
         }""",
         arg=task_id,
-        timeout=180_000,
+        timeout=300_000,
         polling=100,
     )
     seen = t.page.evaluate("window.__states")
