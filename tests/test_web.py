@@ -576,3 +576,29 @@ def test_every_view_fits_a_phone_screen(tab, web, artifacts):
         assert overflow <= 0, f"{view} scrolls sideways by {overflow}px"
         assert t.page.is_visible("nav a[data-view=heartbeat]")
     t.shot(artifacts, "nav-phone")
+
+
+def test_the_keyboard_is_enough(tab, web):
+    t = tab().sign_in("chat")
+    t.page.locator("body").press("2")
+    t.page.wait_for_selector(".view[data-view=memory]:not([hidden])")
+    t.page.locator("body").press("/")
+    assert t.page.evaluate("document.activeElement.name") == "q"
+    t.page.keyboard.type("plumber")
+    t.page.keyboard.press("Enter")
+    t.page.wait_for_selector(".result a.citation")
+    # Tab reaches the citation, Enter opens it.
+    for _ in range(6):
+        t.page.keyboard.press("Tab")
+        if t.page.evaluate("document.activeElement.classList.contains('citation')"):
+            break
+    assert t.page.evaluate("document.activeElement.classList.contains('citation')")
+    outline = t.page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert outline not in ("none", ""), "focus must be visible"
+    t.page.keyboard.press("Enter")
+    t.page.wait_for_selector(".line.hit")
+    hits = t.page.eval_on_selector_all(".line.hit", "rows => rows.map(r => r.textContent)")
+    assert "Called the plumber" in " ".join(hits)
+    t.page.locator("body").press("4")
+    t.page.wait_for_selector(".view[data-view=heartbeat]:not([hidden])")
+    t.check_requests()
