@@ -473,7 +473,9 @@ def test_chat_streams_a_reply_rendered_as_markdown(tab, web, llm, artifacts):
     phone.check_requests()
 
 
-def test_a_transcript_shows_tool_calls_folded_with_clickable_citations(tab, web, embedder):
+def test_a_transcript_shows_tool_calls_folded_with_clickable_citations(
+    tab, web, embedder, artifacts
+):
     """A session written by the assistant's own code: recall, a memory_search call, a reply."""
     config = web["config"]
     session = SessionStore(config.sessions_dir).create("local/test", config.workspace_dir)
@@ -507,6 +509,7 @@ def test_a_transcript_shows_tool_calls_folded_with_clickable_citations(tab, web,
     assert "memory_search" in tool.text_content() and "hit" in tool.text_content()
     assert not tool.get_property("open").json_value()  # folded until asked
     t.page.click("details.tool:not(.recall) summary")
+    t.shot(artifacts, "chat-tool-call-desktop")
     t.page.click(f"details.tool:not(.recall) a.citation >> text={citation}")
     t.page.wait_for_selector(".view[data-view=memory]:not([hidden]) .line.hit")
     rows = t.page.eval_on_selector_all(".line.hit", "rows => rows.map(r => Number(r.dataset.n))")

@@ -310,7 +310,9 @@ class ToolBlock {
     this.el = h('details', { class: 'tool' },
       h('summary', {}, h('span', { class: 'tool-name mono' }, name), ' ', argSummary(this.args), ' ', this.summary),
       this.inner);
-    if (this.args && typeof this.args === 'object' && Object.keys(this.args).length) {
+    // The arguments in full only when the one-line summary does not already say it all.
+    const keys = this.args && typeof this.args === 'object' ? Object.keys(this.args) : [];
+    if (keys.length > 1 || (keys.length === 1 && !SUMMARY_KEYS.includes(keys[0]))) {
       this.inner.append(h('pre', { class: 'code small' }, clip(JSON.stringify(this.args, null, 2))));
     }
   }
@@ -380,9 +382,11 @@ function parseMaybe(value) {
   try { return JSON.parse(value); } catch { return value; }
 }
 
+const SUMMARY_KEYS = ['query', 'path', 'name', 'text'];
+
 function argSummary(args) {
   if (!args || typeof args !== 'object') return '';
-  const first = args.query ?? args.path ?? args.name ?? args.text;
+  const first = SUMMARY_KEYS.map((k) => args[k]).find((v) => v !== undefined);
   return typeof first === 'string' ? h('span', { class: 'muted' }, `“${first.slice(0, 60)}”`) : '';
 }
 
