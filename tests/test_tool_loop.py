@@ -18,7 +18,7 @@ from shared.agent.assistant import Assistant
 from shared.agent.llm import LLMError
 from shared.agent.loop import TurnEvents, run_tool_loop
 from shared.agent.session import SessionStore
-from shared.agent.tools import TOOLS, ToolContext
+from shared.agent.tools import CHAT_TOOLS, TOOLS, ToolContext
 
 NOW = datetime(2026, 11, 23, 9, 30, 5, tzinfo=ZoneInfo("Europe/Paris"))
 
@@ -63,7 +63,7 @@ def test_tool_call_then_answer_writes_the_daily_log_and_streams(config, ctx, wor
     assert "<<<UNTRUSTED_CONTENT" in fed_back[0]["content"]
     assert '"path": "memory/2026-11-23.md"' in fed_back[0]["content"]
     # tools were offered with JSON schemas
-    assert {t["function"]["name"] for t in client.requests[0]["tools"]} == set(TOOLS)
+    assert {t["function"]["name"] for t in client.requests[0]["tools"]} == set(CHAT_TOOLS)
     # the transcript holds user, assistant(tool call), tool, assistant(answer)
     roles = [m["role"] for m in bot.session.context_messages()]
     assert roles == ["user", "assistant", "tool", "assistant"]
@@ -160,3 +160,19 @@ def test_run_tool_loop_without_tools_sends_none(config, ctx):
     result = run_tool_loop(client, [{"role": "user", "content": "hi"}], ctx, (), 4)
     assert result.text == "plain answer"
     assert client.requests[0]["tools"] is None
+
+
+def test_heartbeat_checkbox_is_offered_only_to_heartbeat_runs(config):
+    from shared.agent.tools import HEARTBEAT_TOOLS
+
+    assert "heartbeat_checkbox" not in CHAT_TOOLS
+    assert set(HEARTBEAT_TOOLS) == set(CHAT_TOOLS) | {"heartbeat_checkbox"}
+    ctx = ToolContext(config)
+    (config.workspace_dir / "HEARTBEAT.md").write_text(
+        "# HB\n\n- [ ] water plants\n- [ ] pay rent\n"
+    )
+    result = TOOLS["heartbeat_checkbox"].handler(ctx, {"item": "pay rent"})
+    assert result["checked"] and result["changed"]
+    assert (config.workspace_dir / "HEARTBEAT.md").read_text() == (
+        "# HB\n\n- [ ] water plants\n- [x] pay rent\n"
+    )

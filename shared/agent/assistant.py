@@ -54,7 +54,11 @@ class Assistant:
 
     @property
     def tools(self) -> tuple[str, ...]:
-        return (self.tool_names or CHAT_TOOLS) if self.config.llm.tools else ()
+        """The memory tools, unless disabled or the model cannot call tools (then auto-recall
+        is how memory reaches it); heartbeat runs also get the checkbox tool."""
+        if not self.config.llm.tools or not self.client.endpoint.supports_tools:
+            return ()
+        return self.tool_names or CHAT_TOOLS
 
     def send(self, text: str, events: TurnEvents | None = None) -> TurnResult:
         """One user turn. Raises LLMError (one line) when the model cannot be reached."""
@@ -169,7 +173,3 @@ class Assistant:
             tokens_before=tokens_before,
             usage=usage,
         )
-
-
-def open_store(config: Config) -> SessionStore:
-    return SessionStore(config.sessions_dir)

@@ -48,6 +48,11 @@ class Endpoint:
     key_source: str = ""  # where the key came from, for messages
 
     @property
+    def supports_tools(self) -> bool:
+        """The embedded server ignores `tools` (a 135M model cannot use them)."""
+        return self.provider != "local"
+
+    @property
     def where(self) -> str:
         return self.api_base or f"the {self.provider} API"
 
@@ -143,6 +148,7 @@ class LLMClient:
             "temperature": llm.temperature,
             "timeout": llm.timeout,
             "num_retries": 0,
+            "max_retries": 0,  # the OpenAI SDK's own retries: 8 s of backoff on a refused port
         }
         if tools:
             kwargs["tools"] = tools

@@ -12,12 +12,13 @@ from rich.markup import escape
 from rich.text import Text
 
 from shared.agent.assistant import Assistant
+from shared.agent.clock import user_zone
 from shared.agent.llm import LLMClient, LLMError
 from shared.agent.loop import TurnEvents, TurnResult
 from shared.agent.session import SessionError, SessionStore
 from shared.agent.tools import ToolOutcome
 from shared.cli.common import console, err_console, fail, get_config, print_json
-from shared.config import Config
+from shared.config import Config, ConfigError
 
 HELP = """Commands:
   /new              start a new session
@@ -106,11 +107,11 @@ def _command(config: Config, bot: Assistant, line: str) -> Assistant | None:
     if name in ("/quit", "/exit", "/q"):
         return None
     if name == "/help":
-        console.print(HELP, highlight=False)
+        console.print(HELP, highlight=False, soft_wrap=True)
     elif name == "/new":
         bot.close()
         bot = _open(config, bot.client.model, None)
-        console.print(f"New session {bot.session.id}", highlight=False)
+        console.print(f"New session {bot.session.id}", highlight=False, soft_wrap=True)
     elif name == "/sessions":
         _list_sessions(config, bot.session.id)
     elif name == "/resume":
@@ -140,14 +141,14 @@ def _switch_session(config: Config, bot: Assistant, session_id: str) -> Assistan
 
 def _switch_model(config: Config, bot: Assistant, model: str) -> None:
     if not model:
-        console.print(f"Model: {bot.client.model}", highlight=False)
+        console.print(f"Model: {bot.client.model}", highlight=False, soft_wrap=True)
         return
     try:
         bot.client = LLMClient(config, model)
     except LLMError as exc:
         _error(str(exc))
         return
-    console.print(f"Model: {bot.client.model}", highlight=False)
+    console.print(f"Model: {bot.client.model}", highlight=False, soft_wrap=True)
 
 
 def _search_memory(bot: Assistant, query: str) -> None:
@@ -156,25 +157,29 @@ def _search_memory(bot: Assistant, query: str) -> None:
         return
     response = bot.ctx.memory.search(query)
     for message in response.warnings:
-        err_console.print(f"[yellow]warning:[/] {escape(message)}", highlight=False)
+        err_console.print(f"[yellow]warning:[/] {escape(message)}", highlight=False, soft_wrap=True)
     if not response.results:
-        console.print(f"No results for {query!r}.", highlight=False)
+        console.print(f"No results for {query!r}.", highlight=False, soft_wrap=True)
     for rank, hit in enumerate(response.results, start=1):
-        console.print(f"[bold]{rank}. {hit.citation}[/] [dim]{hit.score:.2f}[/]", highlight=False)
+        console.print(
+            f"[bold]{rank}. {hit.citation}[/] [dim]{hit.score:.2f}[/]",
+            highlight=False,
+            soft_wrap=True,
+        )
         for text_line in hit.snippet.splitlines()[:3]:
             console.print(Text("   " + text_line[:160]))
 
 
 def _list_sessions(config: Config, current: str) -> None:
-    sessions = SessionStore(config.sessions_dir).list()[:20]
+    listed = SessionStore(config.sessions_dir).list()
+    sessions = [i for i in listed if i.messages or i.id == current][:20]
     if not sessions:
         console.print("No sessions yet.")
     for info in sessions:
         mark = "*" if info.id == current else " "
         when = datetime.fromtimestamp(info.updated).strftime("%Y-%m-%d %H:%M")
-        console.print(
-            f"{mark} {info.id}  {when}  {info.messages:>3} msgs  {info.title}", highlight=False
-        )
+        line = f"{mark} {info.id}  {when}  {info.messages:>3} msgs  {info.title}"
+        console.print(line, highlight=False, soft_wrap=True)
 
 
 def _greet(bot: Assistant) -> None:
@@ -184,6 +189,7 @@ def _greet(bot: Assistant) -> None:
         f"[dim]LocalGPT · {bot.client.model} · session {bot.session.id} ({state}) · "
         "/help for commands[/]",
         highlight=False,
+        soft_wrap=True,
     )
 
 
@@ -194,7 +200,9 @@ def _stream_events() -> TurnEvents:
 
     def tool_start(name: str, arguments: str) -> None:
         shown = arguments if len(arguments) <= 80 else arguments[:79] + "…"
-        err_console.print(f"[dim]· {escape(name)} {escape(shown)}[/]", highlight=False)
+        err_console.print(
+            f"[dim]· {escape(name)} {escape(shown)}[/]", highlight=False, soft_wrap=True
+        )
 
     def tool_end(outcome: ToolOutcome) -> None:
         if not outcome.ok:
@@ -209,6 +217,10 @@ def _error(message: str) -> None:
 
 def _ready_config() -> Config:
     config = get_config()
+    try:
+        user_zone(config)
+    except ConfigError as exc:
+        fail(str(exc), code=2)
     if not config.workspace_dir.is_dir():
         fail(
             f"workspace {config.workspace_dir} does not exist; run `localgpt init` "
