@@ -550,6 +550,9 @@ def test_post_a_task_and_watch_it_complete(tab, web, llm, artifacts):
 
 
 def test_heartbeat_status_is_shown(tab, web, artifacts):
+    # A manual tick records a real decision (the template HEARTBEAT.md has no tasks yet).
+    done = run_cli("heartbeat", "run", "--timeout", "1", env=web["env"])
+    assert "decision: empty-heartbeat-file" in done.stdout, done.stdout + done.stderr
     status = httpx.get(
         web["base"] + "/api/heartbeat/status",
         headers={"Authorization": f"Bearer {web['token']}"},
@@ -561,7 +564,10 @@ def test_heartbeat_status_is_shown(tab, web, artifacts):
         assert ("enabled" if status["enabled"] else "disabled") in summary
         if status.get("interval"):
             assert f"every {status['interval']}" in summary
-        assert "Recent decisions" in t.page.text_content(".view[data-view=heartbeat]")
+        assert status["next_due"] and "in " in t.page.text_content(".stat:nth-child(3)")
+        row = t.page.wait_for_selector("table.decisions tr[data-kind=empty-heartbeat-file]")
+        assert "manual" in row.text_content()
+        assert status["decisions"][0]["reason"] in row.text_content()
         t.shot(artifacts, f"heartbeat-{name}")
         t.check_requests()
 
