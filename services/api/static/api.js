@@ -12,7 +12,9 @@ export class ApiError extends Error {
 }
 
 export const auth = {
-  get token() { return localStorage.getItem(TOKEN_KEY); },
+  get token() {
+    return localStorage.getItem(TOKEN_KEY);
+  },
   set token(value) {
     if (value) localStorage.setItem(TOKEN_KEY, value);
     else localStorage.removeItem(TOKEN_KEY);
@@ -25,7 +27,9 @@ async function failure(response) {
   try {
     const body = await response.json();
     if (body?.error) ({ code, message } = body.error);
-  } catch { /* not JSON: keep the status line */ }
+  } catch {
+    /* not JSON: keep the status line */
+  }
   if (response.status === 404 && code === 'not_found' && message === 'Not Found') {
     message = `this server has no ${new URL(response.url).pathname} (is it an older LocalGPT?)`;
   }
@@ -41,7 +45,10 @@ export async function send(path, { method = 'GET', body, signal, token = auth.to
   let response;
   try {
     response = await fetch(path, {
-      method, headers, signal, cache: 'no-store',
+      method,
+      headers,
+      signal,
+      cache: 'no-store',
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch (err) {

@@ -21,9 +21,11 @@ async function boot() {
     try {
       auth.token = await exchangeCode(login[1]);
     } catch (err) {
-      showLogin(err instanceof ApiError && err.status === 401
-        ? 'This login link is invalid, expired or already used. Run `localgpt open` again, or paste the token.'
-        : err.message);
+      showLogin(
+        err instanceof ApiError && err.status === 401
+          ? 'This login link is invalid, expired or already used. Run `localgpt open` again, or paste the token.'
+          : err.message,
+      );
       return;
     }
   }
@@ -53,9 +55,11 @@ async function signIn(event) {
     auth.token = token;
     start();
   } catch (err) {
-    showLogin(err.status === 401
-      ? 'Wrong token: the server refused it. Copy it again from $LOCALGPT_HOME/token.'
-      : `Could not sign in: ${err.message}`);
+    showLogin(
+      err.status === 401
+        ? 'Wrong token: the server refused it. Copy it again from $LOCALGPT_HOME/token.'
+        : `Could not sign in: ${err.message}`,
+    );
   } finally {
     button.disabled = false;
   }
@@ -72,7 +76,9 @@ function start() {
 }
 
 function makeView(name, root) {
-  const View = { chat: ChatView, memory: MemoryView, tasks: TasksView, heartbeat: HeartbeatView }[name];
+  const View = { chat: ChatView, memory: MemoryView, tasks: TasksView, heartbeat: HeartbeatView }[
+    name
+  ];
   return new View(root, { banner });
 }
 
@@ -122,7 +128,11 @@ async function pollHealth() {
     if (body.status === 'ok') {
       [state, label, detail] = ['ok', 'online', 'All parts are working.'];
     } else if (problems.length === 1 && problems[0][1] === 'loading') {
-      [state, label, detail] = ['warn', 'warming up', 'The embedding model is loading: search uses keywords meanwhile.'];
+      [state, label, detail] = [
+        'warn',
+        'warming up',
+        'The embedding model is loading: search uses keywords meanwhile.',
+      ];
     } else {
       [state, label] = ['warn', 'degraded'];
       detail = problems.map(([k, v]) => `${k}: ${v}`).join('\n');

@@ -32,7 +32,12 @@ export function clear(el, ...children) {
 
 const relative = new Intl.RelativeTimeFormat(undefined, { numeric: 'auto' });
 const STEPS = [
-  ['second', 60], ['minute', 60], ['hour', 24], ['day', 30], ['month', 12], ['year', Infinity],
+  ['second', 60],
+  ['minute', 60],
+  ['hour', 24],
+  ['day', 30],
+  ['month', 12],
+  ['year', Infinity],
 ];
 
 /** "3 minutes ago" / "in 12 minutes" for an ISO string or epoch seconds. */
@@ -65,7 +70,10 @@ export function bytes(n) {
   if (typeof n !== 'number') return '—';
   const units = ['B', 'KB', 'MB', 'GB'];
   let i = 0;
-  while (n >= 1024 && i < units.length - 1) { n /= 1024; i++; }
+  while (n >= 1024 && i < units.length - 1) {
+    n /= 1024;
+    i++;
+  }
   return `${n.toFixed(i ? 1 : 0)} ${units[i]}`;
 }
 
@@ -81,13 +89,17 @@ export function parseCitation(text) {
 export function citationButton(citation, label = citation) {
   const c = parseCitation(citation);
   if (!c) return h('code', {}, label);
-  return h('a', {
-    class: 'citation',
-    href: `#memory`,
-    title: `Open ${c.path}, lines ${c.start}–${c.end}`,
-    onclick: (event) => {
-      event.preventDefault();
-      document.dispatchEvent(new CustomEvent('open-citation', { detail: c }));
+  return h(
+    'a',
+    {
+      class: 'citation',
+      href: `#memory`,
+      title: `Open ${c.path}, lines ${c.start}–${c.end}`,
+      onclick: (event) => {
+        event.preventDefault();
+        document.dispatchEvent(new CustomEvent('open-citation', { detail: c }));
+      },
     },
-  }, label);
+    label,
+  );
 }

@@ -22,7 +22,9 @@ const MAX_DEPTH = 12; // deeply nested quotes/lists from hostile input stop nest
 /** Render markdown text into a DocumentFragment. */
 export function renderMarkdown(text) {
   const fragment = document.createDocumentFragment();
-  const lines = String(text ?? '').replace(/\r\n?/g, '\n').split('\n');
+  const lines = String(text ?? '')
+    .replace(/\r\n?/g, '\n')
+    .split('\n');
   for (const node of blocks(lines, 0)) fragment.append(node);
   return fragment;
 }
@@ -42,7 +44,10 @@ function blocks(lines, depth) {
   let i = 0;
   while (i < lines.length) {
     const line = lines[i];
-    if (!line.trim()) { i++; continue; }
+    if (!line.trim()) {
+      i++;
+      continue;
+    }
     let m;
     if ((m = FENCE.exec(line))) {
       const close = new RegExp(`^ {0,3}${m[1][0] === '`' ? '`' : '~'}{${m[1].length},}\\s*$`);
@@ -86,9 +91,14 @@ function blocks(lines, depth) {
 
 function startsBlock(lines, i) {
   const line = lines[i];
-  return FENCE.test(line) || HEADING.test(line) || RULE.test(line) || QUOTE.test(line) ||
+  return (
+    FENCE.test(line) ||
+    HEADING.test(line) ||
+    RULE.test(line) ||
+    QUOTE.test(line) ||
     ITEM.test(line) ||
-    (line.includes('|') && i + 1 < lines.length && TABLE_RULE.test(lines[i + 1]));
+    (line.includes('|') && i + 1 < lines.length && TABLE_RULE.test(lines[i + 1]))
+  );
 }
 
 function lineBreaks(parts) {
@@ -155,9 +165,18 @@ function listItem(item, depth) {
     lines[0] = lines[0].slice(task[0].length);
     li.classList.add('task');
     const done = task[1] !== ' ';
-    li.append(h('span', {
-      class: done ? 'check done' : 'check', role: 'img', 'aria-label': done ? 'done' : 'to do',
-    }, done ? '☑' : '☐'), ' ');
+    li.append(
+      h(
+        'span',
+        {
+          class: done ? 'check done' : 'check',
+          role: 'img',
+          'aria-label': done ? 'done' : 'to do',
+        },
+        done ? '☑' : '☐',
+      ),
+      ' ',
+    );
   }
   if (depth >= MAX_DEPTH) {
     li.append(lines.join('\n'));
@@ -180,9 +199,34 @@ function table(rows) {
     return s.split(/(?<!\\)\|/).map((c) => c.trim().replace(/\\\|/g, '|'));
   };
   const [head, ...body] = rows;
-  return h('div', { class: 'table-wrap' }, h('table', {},
-    h('thead', {}, h('tr', {}, cells(head).map((c) => h('th', {}, inline(c))))),
-    h('tbody', {}, body.map((r) => h('tr', {}, cells(r).map((c) => h('td', {}, inline(c))))))));
+  return h(
+    'div',
+    { class: 'table-wrap' },
+    h(
+      'table',
+      {},
+      h(
+        'thead',
+        {},
+        h(
+          'tr',
+          {},
+          cells(head).map((c) => h('th', {}, inline(c))),
+        ),
+      ),
+      h(
+        'tbody',
+        {},
+        body.map((r) =>
+          h(
+            'tr',
+            {},
+            cells(r).map((c) => h('td', {}, inline(c))),
+          ),
+        ),
+      ),
+    ),
+  );
 }
 
 // Inline spans, left to right. Returns an array of nodes and strings (strings become text).
@@ -190,7 +234,13 @@ function table(rows) {
 const SPECIAL = new Set(['\\', '`', '[', '!', '<', '*', '_', '~']);
 const CITATION_AT = new RegExp(CITATION.source.slice(1), 'y');
 const URL_AT = new RegExp(BARE_URL.source.slice(1), 'y');
-const EMPHASIS = [['**', 'strong'], ['__', 'strong'], ['~~', 'del'], ['*', 'em'], ['_', 'em']];
+const EMPHASIS = [
+  ['**', 'strong'],
+  ['__', 'strong'],
+  ['~~', 'del'],
+  ['*', 'em'],
+  ['_', 'em'],
+];
 
 function inline(text, depth = 0) {
   const out = [];
@@ -254,7 +304,10 @@ function emphasis(rest, prev) {
     let end = rest.indexOf(marker, marker.length + 1);
     for (; end > 0; end = rest.indexOf(marker, end + 1)) {
       if (/\s/.test(rest[end - 1])) continue;
-      if (marker.length === 1 && rest[end + 1] === marker) { end++; continue; } // a "**" inside
+      if (marker.length === 1 && rest[end + 1] === marker) {
+        end++;
+        continue;
+      } // a "**" inside
       if (marker[0] === '_' && /\w/.test(rest[end + marker.length] || '')) continue;
       return { tag, inner: rest.slice(marker.length, end), length: end + marker.length };
     }
@@ -269,16 +322,25 @@ function link(rest) {
   let depth = 0;
   let close = -1;
   for (let j = start; j < rest.length; j++) {
-    if (rest[j] === '\\') { j++; continue; }
+    if (rest[j] === '\\') {
+      j++;
+      continue;
+    }
     if (rest[j] === '[') depth++;
-    else if (rest[j] === ']' && --depth === 0) { close = j; break; }
+    else if (rest[j] === ']' && --depth === 0) {
+      close = j;
+      break;
+    }
   }
   if (close < 0 || rest[close + 1] !== '(') return null;
   let parens = 0;
   for (let j = close + 1; j < rest.length; j++) {
     if (rest[j] === '(') parens++;
     else if (rest[j] === ')' && --parens === 0) {
-      const target = rest.slice(close + 2, j).trim().replace(/\s+"[^"]*"$/, '');
+      const target = rest
+        .slice(close + 2, j)
+        .trim()
+        .replace(/\s+"[^"]*"$/, '');
       const href = target.replace(/^<(.*)>$/, '$1');
       return { label: rest.slice(start + 1, close), href, length: j + 1 };
     }
@@ -292,7 +354,11 @@ function linkNode(label, href, image, depth) {
   const content = literal ? [image ? `🖼 ${label || 'image'}` : label] : inline(label, depth + 1);
   const safe = safeHref(href);
   if (safe) {
-    return h('a', { href: safe, target: '_blank', rel: 'noopener noreferrer', title: safe }, content);
+    return h(
+      'a',
+      { href: safe, target: '_blank', rel: 'noopener noreferrer', title: safe },
+      content,
+    );
   }
   if (CITATION.test(href)) return citationButton(href, label || href);
   // An unsafe or relative target: keep the words, show the target as plain text.

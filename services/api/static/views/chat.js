@@ -19,29 +19,80 @@ export class ChatView {
   build() {
     this.list = h('ul', { class: 'session-list', 'aria-label': 'Sessions' });
     this.listNote = h('p', { class: 'muted small' });
-    this.messages = h('div', { class: 'messages', role: 'log', 'aria-live': 'polite', 'aria-label': 'Conversation' });
+    this.messages = h('div', {
+      class: 'messages',
+      role: 'log',
+      'aria-live': 'polite',
+      'aria-label': 'Conversation',
+    });
     this.input = h('textarea', {
-      name: 'message', rows: '1', placeholder: 'Message LocalGPT…', title: 'Enter sends, Shift+Enter starts a new line',
-      'aria-label': 'Message', onkeydown: (e) => this.onKey(e), oninput: () => this.autosize(),
+      name: 'message',
+      rows: '1',
+      placeholder: 'Message LocalGPT…',
+      title: 'Enter sends, Shift+Enter starts a new line',
+      'aria-label': 'Message',
+      onkeydown: (e) => this.onKey(e),
+      oninput: () => this.autosize(),
     });
     this.sendButton = h('button', { type: 'submit', class: 'primary' }, 'Send');
-    this.stopButton = h('button', { type: 'button', class: 'danger', hidden: true, onclick: () => this.controller?.abort() }, 'Stop');
+    this.stopButton = h(
+      'button',
+      { type: 'button', class: 'danger', hidden: true, onclick: () => this.controller?.abort() },
+      'Stop',
+    );
     this.title = h('h2', { class: 'chat-title' }, 'New chat');
-    this.sidebar = h('aside', { class: 'sessions', 'aria-label': 'Chat sessions' },
-      h('button', { type: 'button', class: 'primary wide', onclick: () => this.newChat() }, '+ New chat'),
-      this.list, this.listNote);
-    clear(this.root, h('div', { class: 'chat-layout' },
-      this.sidebar,
-      h('div', { class: 'conversation' },
-        h('div', { class: 'chat-head' },
-          h('button', {
-            type: 'button', class: 'ghost sessions-toggle', 'aria-expanded': 'false',
-            onclick: (e) => this.toggleSessions(e.currentTarget),
-          }, 'Sessions'),
-          this.title),
-        this.messages,
-        h('form', { class: 'composer', onsubmit: (e) => { e.preventDefault(); this.send(); } },
-          this.input, this.stopButton, this.sendButton))));
+    this.sidebar = h(
+      'aside',
+      { class: 'sessions', 'aria-label': 'Chat sessions' },
+      h(
+        'button',
+        { type: 'button', class: 'primary wide', onclick: () => this.newChat() },
+        '+ New chat',
+      ),
+      this.list,
+      this.listNote,
+    );
+    clear(
+      this.root,
+      h(
+        'div',
+        { class: 'chat-layout' },
+        this.sidebar,
+        h(
+          'div',
+          { class: 'conversation' },
+          h(
+            'div',
+            { class: 'chat-head' },
+            h(
+              'button',
+              {
+                type: 'button',
+                class: 'ghost sessions-toggle',
+                'aria-expanded': 'false',
+                onclick: (e) => this.toggleSessions(e.currentTarget),
+              },
+              'Sessions',
+            ),
+            this.title,
+          ),
+          this.messages,
+          h(
+            'form',
+            {
+              class: 'composer',
+              onsubmit: (e) => {
+                e.preventDefault();
+                this.send();
+              },
+            },
+            this.input,
+            this.stopButton,
+            this.sendButton,
+          ),
+        ),
+      ),
+    );
     this.showEmpty();
   }
 
@@ -65,25 +116,59 @@ export class ChatView {
   }
 
   showEmpty() {
-    clear(this.messages, h('div', { class: 'empty-chat' },
-      h('p', {}, 'Ask anything. LocalGPT searches your markdown memory and cites what it used.'),
-      h('p', { class: 'muted small' }, 'Enter sends · Shift+Enter new line · Esc stops · / focuses the input · 1–4 switch views')));
+    clear(
+      this.messages,
+      h(
+        'div',
+        { class: 'empty-chat' },
+        h('p', {}, 'Ask anything. LocalGPT searches your markdown memory and cites what it used.'),
+        h(
+          'p',
+          { class: 'muted small' },
+          'Enter sends · Shift+Enter new line · Esc stops · / focuses the input · 1–4 switch views',
+        ),
+      ),
+    );
   }
 
   async loadSessions() {
     try {
       const { sessions } = await api('/api/sessions');
       this.listNote.textContent = sessions.length ? '' : 'No sessions yet.';
-      clear(this.list, sessions.map((s) => h('li', { class: s.id === this.sessionId ? 'active' : '' },
-        h('a', {
-          href: '#chat', class: 'session', 'aria-current': s.id === this.sessionId ? 'true' : null,
-          onclick: (e) => { e.preventDefault(); this.openSession(s.id, s.title); },
-        }, h('span', { class: 'session-title' }, s.title || 'Untitled'),
-        h('span', { class: 'muted small' }, timeEl(s.updated_at), ` · ${s.messages} msg`)),
-        h('button', {
-          type: 'button', class: 'icon', title: 'Delete this session', 'aria-label': `Delete session ${s.title || s.id}`,
-          onclick: () => this.deleteSession(s),
-        }, '×'))));
+      clear(
+        this.list,
+        sessions.map((s) =>
+          h(
+            'li',
+            { class: s.id === this.sessionId ? 'active' : '' },
+            h(
+              'a',
+              {
+                href: '#chat',
+                class: 'session',
+                'aria-current': s.id === this.sessionId ? 'true' : null,
+                onclick: (e) => {
+                  e.preventDefault();
+                  this.openSession(s.id, s.title);
+                },
+              },
+              h('span', { class: 'session-title' }, s.title || 'Untitled'),
+              h('span', { class: 'muted small' }, timeEl(s.updated_at), ` · ${s.messages} msg`),
+            ),
+            h(
+              'button',
+              {
+                type: 'button',
+                class: 'icon',
+                title: 'Delete this session',
+                'aria-label': `Delete session ${s.title || s.id}`,
+                onclick: () => this.deleteSession(s),
+              },
+              '×',
+            ),
+          ),
+        ),
+      );
     } catch (err) {
       this.listNote.textContent = `Sessions unavailable: ${err.message}`;
     }
@@ -114,7 +199,8 @@ export class ChatView {
   }
 
   async deleteSession(session) {
-    if (!confirm(`Delete the session “${session.title || session.id}”? This cannot be undone.`)) return;
+    if (!confirm(`Delete the session “${session.title || session.id}”? This cannot be undone.`))
+      return;
     try {
       await api(`/api/sessions/${encodeURIComponent(session.id)}`, { method: 'DELETE' });
       if (session.id === this.sessionId) this.newChat();
@@ -178,7 +264,8 @@ export class ChatView {
 
   scrollToEnd(force = false) {
     const box = this.messages;
-    if (force || box.scrollHeight - box.scrollTop - box.clientHeight < 120) box.scrollTop = box.scrollHeight;
+    if (force || box.scrollHeight - box.scrollTop - box.clientHeight < 120)
+      box.scrollTop = box.scrollHeight;
   }
 
   async send() {
@@ -198,10 +285,15 @@ export class ChatView {
     const body = { message };
     if (this.sessionId) body.session_id = this.sessionId;
     try {
-      await stream('/api/chat/stream', body, (event, data) => {
-        this.onEvent(turn, event, data);
-        this.scrollToEnd();
-      }, this.controller.signal);
+      await stream(
+        '/api/chat/stream',
+        body,
+        (event, data) => {
+          this.onEvent(turn, event, data);
+          this.scrollToEnd();
+        },
+        this.controller.signal,
+      );
       if (!turn.finished) turn.fail('The reply ended early (the connection closed before “done”).');
     } catch (err) {
       if (err.name === 'AbortError') turn.note('Stopped.');
@@ -283,7 +375,7 @@ class AssistantTurn {
     if (!this.gotText && data.response) this.addText(data.response);
     this.flush();
     const u = data.usage || {};
-    const tokens = u.total_tokens ?? ((u.prompt_tokens || 0) + (u.completion_tokens || 0));
+    const tokens = u.total_tokens ?? (u.prompt_tokens || 0) + (u.completion_tokens || 0);
     if (tokens) this.el.append(h('div', { class: 'usage muted small' }, `${tokens} tokens`));
   }
 
@@ -307,13 +399,26 @@ class ToolBlock {
     this.args = parseMaybe(args);
     this.summary = h('span', { class: 'tool-state' }, 'running…');
     this.inner = h('div', { class: 'tool-body' });
-    this.el = h('details', { class: 'tool' },
-      h('summary', {}, h('span', { class: 'tool-name mono' }, name), ' ', argSummary(this.args), ' ', this.summary),
-      this.inner);
+    this.el = h(
+      'details',
+      { class: 'tool' },
+      h(
+        'summary',
+        {},
+        h('span', { class: 'tool-name mono' }, name),
+        ' ',
+        argSummary(this.args),
+        ' ',
+        this.summary,
+      ),
+      this.inner,
+    );
     // The arguments in full only when the one-line summary does not already say it all.
     const keys = this.args && typeof this.args === 'object' ? Object.keys(this.args) : [];
     if (keys.length > 1 || (keys.length === 1 && !SUMMARY_KEYS.includes(keys[0]))) {
-      this.inner.append(h('pre', { class: 'code small' }, clip(JSON.stringify(this.args, null, 2))));
+      this.inner.append(
+        h('pre', { class: 'code small' }, clip(JSON.stringify(this.args, null, 2))),
+      );
     }
   }
 
@@ -326,10 +431,21 @@ class ToolBlock {
       this.inner.append(h('p', { class: 'error' }, String(result.error.message || result.error)));
     } else if (hits) {
       this.summary.textContent = `${hits.length} hit${hits.length === 1 ? '' : 's'}`;
-      this.inner.append(h('ul', { class: 'hits' }, hits.map((r) => h('li', {},
-        r.citation ? citationButton(r.citation) : h('span', { class: 'mono' }, r.path || ''),
-        r.heading ? h('span', { class: 'muted' }, ` ${r.heading}`) : null,
-        r.snippet ? h('div', { class: 'snippet small' }, r.snippet) : null))));
+      this.inner.append(
+        h(
+          'ul',
+          { class: 'hits' },
+          hits.map((r) =>
+            h(
+              'li',
+              {},
+              r.citation ? citationButton(r.citation) : h('span', { class: 'mono' }, r.path || ''),
+              r.heading ? h('span', { class: 'muted' }, ` ${r.heading}`) : null,
+              r.snippet ? h('div', { class: 'snippet small' }, r.snippet) : null,
+            ),
+          ),
+        ),
+      );
     } else {
       this.summary.textContent = 'done';
       if (result?.path && result?.from) {
@@ -343,12 +459,17 @@ class ToolBlock {
 }
 
 function userBubble(text) {
-  return h('article', { class: 'msg user', 'aria-label': 'You' }, h('div', { class: 'msg-body' }, text));
+  return h(
+    'article',
+    { class: 'msg user', 'aria-label': 'You' },
+    h('div', { class: 'msg-body' }, text),
+  );
 }
 
 // The assistant frames memory and tool output as untrusted data before the model sees it
 // (shared/agent/untrusted.py); transcripts keep that framing, the page shows what is inside.
-const FRAME = /<<<UNTRUSTED_CONTENT id="([0-9a-f]+)">>>\nSource: [^\n]*\n---\n([^]*?)\n<<<END_UNTRUSTED_CONTENT id="\1">>>/;
+const FRAME =
+  /<<<UNTRUSTED_CONTENT id="([0-9a-f]+)">>>\nSource: [^\n]*\n---\n([^]*?)\n<<<END_UNTRUSTED_CONTENT id="\1">>>/;
 const RECALL = /^[^]*<<<END_UNTRUSTED_CONTENT id="[0-9a-f]+">>>\n\nUser message:\n([^]*)$/;
 
 function unframe(text) {
@@ -366,20 +487,40 @@ function splitRecall(text) {
 }
 
 function recallBlock(citations) {
-  return h('details', { class: 'tool recall' },
-    h('summary', {}, h('span', { class: 'muted' }, `Recalled ${citations.length} note${citations.length === 1 ? '' : 's'} from memory`)),
-    h('ul', { class: 'hits tool-body' }, citations.map((c) => h('li', {}, citationButton(c)))));
+  return h(
+    'details',
+    { class: 'tool recall' },
+    h(
+      'summary',
+      {},
+      h(
+        'span',
+        { class: 'muted' },
+        `Recalled ${citations.length} note${citations.length === 1 ? '' : 's'} from memory`,
+      ),
+    ),
+    h(
+      'ul',
+      { class: 'hits tool-body' },
+      citations.map((c) => h('li', {}, citationButton(c))),
+    ),
+  );
 }
 
 function contentText(content) {
   if (typeof content === 'string') return content;
-  if (Array.isArray(content)) return content.map((p) => (typeof p === 'string' ? p : p?.text || '')).join('');
+  if (Array.isArray(content))
+    return content.map((p) => (typeof p === 'string' ? p : p?.text || '')).join('');
   return '';
 }
 
 function parseMaybe(value) {
   if (typeof value !== 'string') return value;
-  try { return JSON.parse(value); } catch { return value; }
+  try {
+    return JSON.parse(value);
+  } catch {
+    return value;
+  }
 }
 
 const SUMMARY_KEYS = ['query', 'path', 'name', 'text'];
@@ -391,5 +532,7 @@ function argSummary(args) {
 }
 
 function clip(text) {
-  return text.length > MAX_TOOL_TEXT ? `${text.slice(0, MAX_TOOL_TEXT)}\n… (${text.length - MAX_TOOL_TEXT} more characters)` : text;
+  return text.length > MAX_TOOL_TEXT
+    ? `${text.slice(0, MAX_TOOL_TEXT)}\n… (${text.length - MAX_TOOL_TEXT} more characters)`
+    : text;
 }
