@@ -611,3 +611,35 @@ def test_the_keyboard_is_enough(tab, web):
     t.page.locator("body").press("4")
     t.page.wait_for_selector(".view[data-view=heartbeat]:not([hidden])")
     t.check_requests()
+
+
+def test_a_session_can_be_deleted_from_the_list(tab, web):
+    config = web["config"]
+    session = SessionStore(config.sessions_dir).create("local/test", config.workspace_dir)
+    session.add_message(
+        {"role": "user", "content": "Throwaway question"}, text="Throwaway question"
+    )
+    session.add_message({"role": "assistant", "content": "Throwaway answer"})
+    t = tab().sign_in("chat")
+    t.page.on("dialog", lambda dialog: dialog.accept())
+    t.page.click("button[aria-label='Delete session Throwaway question']")
+    t.page.wait_for_selector(".session-list >> text=Throwaway question", state="detached")
+    gone = httpx.get(
+        f"{web['base']}/api/sessions/{session.id}",
+        headers={"Authorization": f"Bearer {web['token']}"},
+    )
+    assert gone.status_code == 404
+    t.check_requests()
+
+
+def test_a_streaming_reply_can_be_stopped(tab, web, llm):
+    t = tab().sign_in("chat")
+    t.page.fill("textarea[name=message]", "Write a long story about the sea.")
+    t.page.press("textarea[name=message]", "Enter")
+    t.page.wait_for_selector(".msg.assistant.streaming", state="attached")
+    t.page.click("button:has-text('Stop')")
+    t.page.wait_for_selector(".msg.assistant:not(.streaming)")
+    assert "Stopped." in t.page.text_content(".msg.assistant")
+    assert t.page.is_hidden("button:has-text('Stop')")
+    assert t.page.is_enabled(".composer button[type=submit]")
+    t.check_requests()
