@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import structlog
+
 from shared.config import Config
 from shared.memory import Memory, SyncReport
 
@@ -50,7 +52,9 @@ def run_task(ctx: JobContext, args: dict[str, Any]) -> dict[str, Any]:
 
     if ctx.attempt > 1:  # the previous worker died mid-task: run it again, once
         tasks.reset_interrupted(ctx.config, args["task_id"])
-    task = tasks.run_task(ctx.config, args["task_id"], tool_context(ctx))
+    # Every event of the run (tools, model calls, memory writes) carries the task id.
+    with structlog.contextvars.bound_contextvars(task_id=args["task_id"]):
+        task = tasks.run_task(ctx.config, args["task_id"], tool_context(ctx))
     return {"task_id": task.id, "status": task.status}
 
 

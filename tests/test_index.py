@@ -176,3 +176,32 @@ def test_chunking_change_rechunks_everything(memory, config, embedder, workspace
     report = smaller.sync()
     assert report.files_indexed == report.files_seen
     smaller.close()
+
+
+def test_the_apis_lean_query_encoder_matches_fastembed(embedder):
+    """The API embeds queries without fastembed (less memory); vectors must not differ."""
+    from conftest import MODEL_INT8
+
+    from shared.memory.query_encoder import QueryEncoder
+
+    lean = QueryEncoder(MODEL_INT8)
+    queries = [
+        "what did I decide about the garden",
+        "记忆系统在东京",
+        "a" * 5000,
+        "Flight to Lisbon on the 14th? (booked!)",
+        "🚀 rocket",
+    ]
+    for query in queries:
+        reference = embedder.embed([query])[0]
+        assert float(next(lean.embed([query])) @ reference) > 0.9999, query
+
+
+def test_query_only_embedders_use_the_lean_encoder(config):
+    from shared.memory import make_embedder
+    from shared.memory.query_encoder import QueryEncoder
+
+    api_side = make_embedder(config, for_queries=True)
+    assert isinstance(api_side._load(), QueryEncoder)
+    assert api_side.dims == 384
+    assert not isinstance(make_embedder(config)._load(), QueryEncoder)

@@ -24,6 +24,7 @@ from services.api.auth import require_token
 from services.api.errors import install_error_handlers
 from services.api.limits import BodyLimitMiddleware
 from services.api.state import ApiState
+from services.api.web import mount_web
 from shared.config import Config
 from shared.logs import get_logger
 
@@ -61,6 +62,7 @@ def create_app(config: Config) -> FastAPI:
     api.include_router(routes_sessions.router)
     app.include_router(routes_health.router)
     app.include_router(api)
+    mount_web(app)
     return app
 
 

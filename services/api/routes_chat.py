@@ -50,6 +50,7 @@ def _session_lock(session_id: str) -> threading.Lock:
 
 def _open(request: Request, body: ChatRequest):
     from shared.agent.assistant import Assistant
+    from shared.agent.llm import LLMError
     from shared.agent.session import SessionError
     from shared.agent.tools import ToolContext
 
@@ -61,6 +62,8 @@ def _open(request: Request, body: ChatRequest):
         return Assistant.open(state.config, body.model, body.session_id, ctx)
     except SessionError as exc:
         raise ApiError(400, str(exc)) from None
+    except LLMError as exc:  # e.g. a model name without a provider, or a missing API key
+        raise ApiError(422, f"model: {exc}") from None
 
 
 @router.post("", response_model=ChatReply)

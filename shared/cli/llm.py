@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import ipaddress
-import sys
 from typing import Annotated
 
 import typer
 
 from shared.cli.common import fail, get_config
-from shared.logs import configure_logging
+from shared.cli.run import start_logging
 
 
 def llm_command(
@@ -23,7 +22,7 @@ def llm_command(
 ) -> None:
     """Serve the embedded model (SmolLM2-135M, llama.cpp) as an OpenAI-compatible API."""
     config = get_config()
-    configure_logging("llm", stream=sys.stdout)
+    start_logging("llm", config)
     bind = host or config.local_llm.host
     if not allow_remote and not _is_loopback(bind):
         fail(

@@ -8,7 +8,8 @@ from typing import Annotated
 import tomli_w
 import typer
 
-from shared.cli import chat, heartbeat, llm, memory, run, task
+from shared.cli import chat, daemon, heartbeat, llm, logs, memory, run, task
+from shared.cli import open as open_
 from shared.cli.common import console, fail, get_config, print_json
 from shared.logs import configure_logging
 from shared.workspace import init_home
@@ -26,8 +27,11 @@ app.add_typer(task.app, name="task")
 app.command("chat")(chat.chat)
 app.command("ask")(chat.ask)
 run.app.command("llm")(llm.llm_command)
+app.add_typer(daemon.app, name="daemon")
+app.command("logs")(logs.logs)
 config_app = typer.Typer(help="Inspect the configuration.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
+app.command("open")(open_.open_page)
 
 
 @app.callback()

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from shared.config import EmbeddingConfig
+from shared.memory.query_encoder import QueryEncoder, supports
 
 QUERY_CACHE_SIZE = 512
 
@@ -141,6 +142,11 @@ def _load_fastembed(config: EmbeddingConfig, cache_dir: Path | None, for_queries
     model_path = config.model_path and str(Path(config.model_path).expanduser())
     if model_path and not (Path(model_path) / "model.onnx").is_file():
         return None, f"no model.onnx in embedding model_path {model_path}"
+    if for_queries and supports(config.model, Path(model_path) if model_path else None):
+        try:
+            return QueryEncoder(Path(model_path)), None
+        except Exception as exc:  # a broken file: say so, as fastembed's path would
+            return None, f"cannot load embedding model {config.model}: {exc}"
     try:
         from fastembed import TextEmbedding
         from loguru import logger as fastembed_logger
@@ -155,7 +161,5 @@ def _load_fastembed(config: EmbeddingConfig, cache_dir: Path | None, for_queries
         elif cache_dir is not None:
             kwargs["cache_dir"] = str(cache_dir)
         return TextEmbedding(config.model, **kwargs), None
-    except (
-        Exception
-    ) as exc:  # fastembed raises many kinds (network, hub, onnx); all mean "no model"
+    except Exception as exc:  # fastembed raises many kinds (network, hub, onnx): "no model"
         return None, f"cannot load embedding model {config.model}: {exc.__class__.__name__}: {exc}"

@@ -38,9 +38,13 @@ def read_lines(
         raise LinesError("--from must be 1 or more")
     if count is not None and count < 1:
         raise LinesError("--lines must be 1 or more")
-    path = resolve_in_workspace(workspace, user_path)
+    try:
+        path = resolve_in_workspace(workspace, user_path)
+        exists = path.exists()
+    except OSError as exc:  # e.g. a name longer than the file system allows
+        raise LinesError(f"cannot read {user_path[:80]!r}: {exc.strerror or exc}") from None
     rel = relative_path(workspace.resolve(), path)
-    if not path.exists():
+    if not exists:
         raise LinesError(f"{rel} does not exist in the workspace")
     if path.is_dir():
         raise LinesError(f"{rel} is a directory")

@@ -1,0 +1,173 @@
+"""Search under load: `GET /api/memory/search` over HTTP vs the same search in-process.
+
+Builds an index of about 20,000 chunks, starts the real API (`localgpt run api`), then runs the
+same query mix twice for the same duration and concurrency: first through HTTP (asyncio clients
+with keep-alive), then in-process (threads calling the search directly, one DB connection
+each). Prints p50/p99 latency and requests/s for both.
+
+    python bench/api.py [--files 6700] [--clients 8] [--seconds 30] [--model-path DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.index import DEFAULT_MODEL, WORDS, write_corpus  # noqa: E402
+from shared.config import load_config  # noqa: E402
+from shared.memory import Memory, make_embedder  # noqa: E402
+from shared.workspace import init_home  # noqa: E402
+
+
+def queries(count: int = 200, seed: int = 3) -> list[str]:
+    rng = random.Random(seed)
+    return [" ".join(rng.sample(WORDS, rng.randint(2, 5))) for _ in range(count)]
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+async def http_load(
+    base: str, token: str, mix: list[str], clients: int, seconds: float
+) -> list[float]:
+    latencies: list[float] = []
+    deadline = time.perf_counter() + seconds
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(
+        base_url=base, limits=limits, timeout=30, headers={"Authorization": f"Bearer {token}"}
+    ) as client:
+
+        async def one_client(offset: int) -> None:
+            i = offset
+            while time.perf_counter() < deadline:
+                started = time.perf_counter()
+                response = await client.get(
+                    "/api/memory/search", params={"q": mix[i % len(mix)], "limit": 6}
+                )
+                response.raise_for_status()
+                latencies.append(time.perf_counter() - started)
+                i += clients
+
+        await asyncio.gather(*(one_client(n) for n in range(clients)))
+    return latencies
+
+
+def in_process_load(config, embedder, mix: list[str], clients: int, seconds: float) -> list[float]:
+    latencies: list[float] = []
+    lock = threading.Lock()
+    deadline = time.perf_counter() + seconds
+
+    def one_client(offset: int) -> None:
+        memory = Memory(config, embedder)
+        i, mine = offset, []
+        while time.perf_counter() < deadline:
+            started = time.perf_counter()
+            memory.search(mix[i % len(mix)], 6)
+            mine.append(time.perf_counter() - started)
+            i += clients
+        with lock:
+            latencies.extend(mine)
+        memory.close()
+
+    threads = [threading.Thread(target=one_client, args=(n,)) for n in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return latencies
+
+
+def report(name: str, latencies: list[float], seconds: float) -> tuple[float, float]:
+    p50, p99 = statistics.median(latencies) * 1000, percentile(latencies, 0.99) * 1000
+    print(
+        f"{name:<12} {len(latencies):6d} requests  {len(latencies) / seconds:7.1f} req/s  "
+        f"p50 {p50:6.1f} ms  p99 {p99:6.1f} ms"
+    )
+    return p50, p99
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--files", type=int, default=6700)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument(
+        "--model-path", default=os.environ.get("LOCALGPT_EMBEDDING_MODEL_PATH", str(DEFAULT_MODEL))
+    )
+    args = parser.parse_args()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with tempfile.TemporaryDirectory() as home:
+        os.environ.update(
+            LOCALGPT_HOME=home,
+            LOCALGPT_EMBEDDING_MODEL_PATH=args.model_path,
+            LOCALGPT_PORT=str(port),
+        )
+        os.environ.pop("LOCALGPT_WORKSPACE", None)
+        config = load_config()
+        init_home(config)
+        write_corpus(config.workspace_dir / "bench", args.files)
+        embedder = make_embedder(config)
+        indexer = Memory(config, embedder)
+        report_ = indexer.sync()
+        indexer.close()
+        print(
+            f"index: {report_.chunks_written:,} chunks from {report_.files_indexed:,} files "
+            f"({report_.seconds:.0f} s)"
+        )
+        api = subprocess.Popen(
+            [sys.executable, "-m", "shared.cli", "run", "api"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.time() + 60
+            while True:
+                try:
+                    if httpx.get(base + "/health").json()["status"] == "ok":
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.time() > deadline:
+                    raise SystemExit("the API did not become healthy")
+                time.sleep(0.2)
+            token = (Path(home) / "token").read_text().strip()
+            mix = queries()
+            print(
+                f"{args.clients} concurrent clients, {args.seconds:.0f} s each, "
+                f"{len(mix)} distinct queries"
+            )
+            http = asyncio.run(http_load(base, token, mix, args.clients, args.seconds))
+        finally:
+            api.terminate()
+            api.wait(10)
+        local = in_process_load(config, embedder, mix, args.clients, args.seconds)
+    http_p50, http_p99 = report("HTTP", http, args.seconds)
+    local_p50, local_p99 = report("in-process", local, args.seconds)
+    print(
+        f"HTTP / in-process: p50 {http_p50 / local_p50:.2f}x, p99 {http_p99 / local_p99:.2f}x,"
+        f" throughput {len(local) / max(1, len(http)):.2f}x fewer requests over HTTP"
+    )
+
+
+if __name__ == "__main__":
+    main()
