@@ -15,11 +15,11 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from shared.sqlite_tx import immediate
 
 WORKER_STALE_SECONDS = 20.0  # a worker silent for this long is presumed dead
 LOST_GRACE_SECONDS = 30.0  # a queued job missing from Huey this long is presumed lost
@@ -98,17 +98,8 @@ class JobLedger:
             self._local.conn = conn
         return conn
 
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        else:
-            conn.execute("COMMIT")
+    def _write(self):
+        return immediate(self._conn())
 
     # -- lifecycle of a job ---------------------------------------------------------------
 

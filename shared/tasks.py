@@ -10,17 +10,19 @@ from __future__ import annotations
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import closing
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from shared.config import Config
 from shared.logs import get_logger
+from shared.sqlite_tx import immediate
 
 if TYPE_CHECKING:
     from shared.agent.tools import ToolContext
+
+_write = immediate  # every write takes the lock up front
 
 log = get_logger(__name__)
 
@@ -93,17 +95,6 @@ def connect(config: Config) -> sqlite3.Connection:
         for statement in filter(str.strip, SCHEMA.split(";")):
             conn.execute(statement)
     return conn
-
-
-@contextmanager
-def _write(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield conn
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
 
 
 def create_task(

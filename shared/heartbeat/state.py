@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from shared.sqlite_tx import immediate
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS heartbeat_state (
     id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -314,14 +316,8 @@ class HeartbeatStore:
     @contextmanager
     def transaction(self) -> Iterator[StateTxn]:
         """A write transaction (`BEGIN IMMEDIATE`): committed on success, rolled back on error."""
-        with self._connect() as conn:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield StateTxn(conn)
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+        with self._connect() as conn, immediate(conn):
+            yield StateTxn(conn)
 
     @contextmanager
     def reading(self) -> Iterator[StateTxn]:

@@ -8,12 +8,12 @@ fails with "database is locked" regardless of the busy timeout; see the field no
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import apsw
 import sqlite_vec
+
+from shared.sqlite_tx import immediate as write_tx
 
 SCHEMA_VERSION = "1"
 BUSY_TIMEOUT_MS = 10_000
@@ -94,19 +94,6 @@ def connect(path: Path, dims: int = 384) -> apsw.Connection:
             conn.execute(SCHEMA)
             set_meta(conn, "schema_version", SCHEMA_VERSION)
     return conn
-
-
-@contextmanager
-def write_tx(conn: apsw.Connection) -> Iterator[apsw.Connection]:
-    """A write transaction that takes the write lock up front (the busy timeout applies)."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield conn
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    else:
-        conn.execute("COMMIT")
 
 
 def get_meta(conn: apsw.Connection, key: str) -> str | None:
