@@ -192,9 +192,7 @@ def test_kill_9_mid_reindex_then_restart_converges(tmp_path, xprocess, services,
     queue, memory = Queue(config), Memory(config, embedder)
     job_id = queue.enqueue("reconcile")
     env = service_env(config.home, MODEL_INT8)
-    start_service(
-        xprocess, "lg-kill-worker", ["run", "worker", "--threads", "1"], env, "worker_ready"
-    )
+    services("lg-kill-worker", ["run", "worker", "--threads", "1"], env, "worker_ready")
     indexed = lambda: memory.conn.execute("SELECT count(*) FROM files").fetchone()[0]  # noqa: E731
     wait_for(lambda: indexed() >= 30, 120, "the reindex to be under way")
     kill9(xprocess, "lg-kill-worker")
@@ -202,9 +200,7 @@ def test_kill_9_mid_reindex_then_restart_converges(tmp_path, xprocess, services,
     assert 30 <= partial < 407, "killed mid-reindex"
     assert queue.ledger.get(job_id).state == "running"
 
-    start_service(
-        xprocess, "lg-kill-worker", ["run", "worker", "--threads", "1"], env, "worker_ready"
-    )
+    services("lg-kill-worker", ["run", "worker", "--threads", "1"], env, "worker_ready")
     wait_for(
         lambda: queue.ledger.get(job_id).state == "done", 300, "the job to complete", interval=0.5
     )

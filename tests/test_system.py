@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 from conftest import MODEL_INT8, ROOT, write
-from processes import service_env, start_service, stop_service, wait_for
+from processes import service_env, stop_service, wait_for
 from test_api import free_port
 from test_services import make_home
 
@@ -207,28 +207,28 @@ def test_a_worker_killed_mid_task_completes_it_once_after_restart(tmp_path):
         honcho.stop()
 
 
-def test_tasks_posted_before_any_worker_runs_are_done_when_one_starts(tmp_path, xprocess):
+def test_tasks_posted_before_any_worker_runs_are_done_when_one_starts(tmp_path, services):
     config, env, port = system_env(tmp_path)
-    start_service(xprocess, "lg-order-api", ["run", "api"], env, "Application startup complete")
-    try:
-        client = api_client(config, port)
-        task_id = client.post("/api/tasks", json={"prompt": "Say hello."}).json()["id"]
-        time.sleep(1)
-        assert client.get(f"/api/tasks/{task_id}").json()["status"] == "queued"
-        start_service(xprocess, "lg-order-llm", ["run", "llm"], env, "Application startup complete")
-        start_service(xprocess, "lg-order-worker", ["run", "worker"], env, "worker_ready")
-        assert finished_task(client, task_id)["status"] == "succeeded"
-    finally:
-        for name in ("lg-order-api", "lg-order-llm", "lg-order-worker"):
-            stop_service(xprocess, name)
+    services("lg-order-api", ["run", "api"], env, "Application startup complete")
+    client = api_client(config, port)
+    task_id = client.post("/api/tasks", json={"prompt": "Say hello."}).json()["id"]
+    time.sleep(1)
+    assert client.get(f"/api/tasks/{task_id}").json()["status"] == "queued"
+    services("lg-order-llm", ["run", "llm"], env, "Application startup complete")
+    services("lg-order-worker", ["run", "worker"], env, "worker_ready")
+    assert finished_task(client, task_id)["status"] == "succeeded"
 
 
-def test_worker_before_api_and_deleted_databases_are_rebuilt(tmp_path, xprocess):
+def test_worker_before_api_and_deleted_databases_are_rebuilt(tmp_path, xprocess, services):
     config, env, port = system_env(tmp_path)
     write(config.workspace_dir / "knowledge" / "bees.md", "# Bees\n\nThe hive faces south-east.")
-    start_service(xprocess, "lg-rb-worker", ["run", "worker"], env, "worker_ready")
-    start_service(xprocess, "lg-rb-indexer", ["run", "indexer"], env, "indexer_ready")
-    start_service(xprocess, "lg-rb-api", ["run", "api"], env, "Application startup complete")
+    names = [
+        ("lg-rb-worker", ["run", "worker"], "worker_ready"),
+        ("lg-rb-indexer", ["run", "indexer"], "indexer_ready"),
+        ("lg-rb-api", ["run", "api"], "Application startup complete"),
+    ]
+    for name, args, ready in names:  # the worker first, the API last
+        services(name, args, env, ready)
     client = api_client(config, port)
 
     def found() -> bool:
@@ -236,21 +236,17 @@ def test_worker_before_api_and_deleted_databases_are_rebuilt(tmp_path, xprocess)
         return any(r["path"] == "knowledge/bees.md" for r in results["results"])
 
     wait_for(found, 60, "the note to be indexed")
-    for name in ("lg-rb-api", "lg-rb-indexer", "lg-rb-worker"):
+    client.close()
+    for name, _, _ in names:
         stop_service(xprocess, name)
     for suffix in ("", "-wal", "-shm"):
         for db in (config.memory_db, config.queue_db):
             Path(str(db) + suffix).unlink(missing_ok=True)
-    try:
-        start_service(xprocess, "lg-rb-api", ["run", "api"], env, "Application startup complete")
-        start_service(xprocess, "lg-rb-indexer", ["run", "indexer"], env, "indexer_ready")
-        start_service(xprocess, "lg-rb-worker", ["run", "worker"], env, "worker_ready")
-        client = api_client(config, port)
-        wait_for(found, 60, "the index rebuilt from the workspace")
-    finally:
-        client.close()
-        for name in ("lg-rb-api", "lg-rb-indexer", "lg-rb-worker"):
-            stop_service(xprocess, name)
+    for name, args, ready in reversed(names):  # now the API first
+        services(name, args, env, ready)
+    client = api_client(config, port)
+    wait_for(found, 60, "the index rebuilt from the workspace")
+    client.close()
 
 
 def test_sigterm_stops_every_service_within_honchos_grace(tmp_path):
