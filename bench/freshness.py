@@ -84,7 +84,12 @@ def single_edits(config, memory: Memory, edits: int) -> list[float]:
         word = "zq" + secrets.token_hex(4)
         started = time.perf_counter()
         note.write_text(f"# Freshness probe\n\nToday's secret word is {word}.\n")
-        while not any(r.path == "memory/freshness.md" for r in memory.search(word, 3).results):
+        # The new text itself must be found: the previous version of the note matches the
+        # query by meaning, so "the file is in the results" would be true too early.
+        while not any(
+            r.path == "memory/freshness.md" and word in r.snippet
+            for r in memory.search(word, 3).results
+        ):
             if time.perf_counter() - started > 30:
                 raise SystemExit("an edit did not become searchable within 30 s")
             time.sleep(0.01)
