@@ -42,3 +42,36 @@ def test_heartbeat_process_records_decisions_and_enqueues_one_run(tmp_path, serv
     assert queue.ledger.active_of_kind("heartbeat_run") == 1
     status = json.loads(run_cli("heartbeat", "status", "--json", env=env).stdout)
     assert status["enabled"] is True and status["window_open"] is True
+
+
+def test_a_heartbeat_run_with_the_embedded_model_is_recorded_and_shown(tmp_path, services):
+    from test_api import free_port
+
+    config = make_home(tmp_path)
+    with open(config.home / "config.toml", "a") as handle:
+        handle.write(
+            f'[heartbeat]\ninterval = "3s"\n[local_llm]\nport = {free_port()}\n'
+            "[llm]\nmax_tokens = 24\n"
+        )
+    write(
+        config.workspace_dir / "HEARTBEAT.md",
+        "# HEARTBEAT.md\n\n- [ ] Check that last night's backup finished\n",
+    )
+    env = service_env(config.home, MODEL_INT8)
+    services("lg-hb-llm", ["run", "llm"], env, "Application startup complete")
+    services("lg-hb-worker", ["run", "worker"], env, "worker_ready")
+    services("lg-hb-heartbeat", ["run", "heartbeat"], env, "heartbeat_ready")
+
+    def finished_run():
+        status = json.loads(run_cli("heartbeat", "status", "--json", env=env).stdout)
+        return status if (status.get("last_outcome") or {}).get("outcome") else None
+
+    status = wait_for(finished_run, 300, "a heartbeat run with an outcome", interval=1)
+    outcome = status["last_outcome"]["outcome"]
+    assert outcome in ("ok-token", "ok-empty", "silent", "alert", "duplicate"), status
+    assert status["last_run"] and any(d["kind"] == "enqueued" for d in status["decisions"])
+    if outcome == "alert":  # anything but HEARTBEAT_OK is news: it lands in today's log
+        logs = list((config.workspace_dir / "memory").glob("*.md"))
+        assert any("Heartbeat alert" in p.read_text() for p in logs)
+    human = run_cli("heartbeat", "status", env=env)
+    assert human.returncode == 0 and outcome in human.stdout
