@@ -31,7 +31,7 @@ READY_EVENTS = {
     "worker": "worker_ready",
     "indexer": "indexer_ready",
     "heartbeat": "heartbeat_ready",
-    "llm": "Application startup complete",  # uvicorn, as the model server logs it
+    "llm": "Uvicorn running on",  # uvicorn has bound the port
 }
 
 

@@ -33,7 +33,7 @@ def api(tmp_path_factory, xprocess, embedder):
     port = free_port()
     env = service_env(config.home, MODEL_INT8)
     start_service(
-        xprocess, "lg-api", ["run", "api", "--port", str(port)], env, "Application startup complete"
+        xprocess, "lg-api", ["run", "api", "--port", str(port)], env, "Uvicorn running on"
     )
     start_service(xprocess, "lg-api-worker", ["run", "worker"], env, "worker_ready")
     token = (config.home / "token").read_text().strip()

@@ -28,7 +28,7 @@ def api(tmp_path_factory, xprocess):
     env = service_env(config.home, MODEL_INT8)
     from processes import start_service, stop_service
 
-    start_service(xprocess, "lg-aapi", ["run", "api"], env, "Application startup complete")
+    start_service(xprocess, "lg-aapi", ["run", "api"], env, "Uvicorn running on")
     start_service(xprocess, "lg-aworker", ["run", "worker"], env, "worker_ready")
     token = (config.home / "token").read_text().strip()
     client = httpx.Client(

@@ -49,7 +49,7 @@ def llm_port(xprocess, tmp_path_factory) -> int:
 
     class Starter(ProcessStarter):
         args = [sys.executable, "-m", "shared.cli", "run", "llm"]
-        pattern = r"Application startup complete"
+        pattern = r"Uvicorn running on"
         timeout = 120
         max_read_lines = 500
         terminate_on_interrupt = True

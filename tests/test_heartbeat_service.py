@@ -58,7 +58,7 @@ def test_a_heartbeat_run_with_the_embedded_model_is_recorded_and_shown(tmp_path,
         "# HEARTBEAT.md\n\n- [ ] Check that last night's backup finished\n",
     )
     env = service_env(config.home, MODEL_INT8)
-    services("lg-hb-llm", ["run", "llm"], env, "Application startup complete")
+    services("lg-hb-llm", ["run", "llm"], env, "Uvicorn running on")
     services("lg-hb-worker", ["run", "worker"], env, "worker_ready")
     services("lg-hb-heartbeat", ["run", "heartbeat"], env, "heartbeat_ready")
 

@@ -26,8 +26,8 @@ def test_no_generated_request_gets_a_server_error(tmp_path, xprocess):
             "[llm]\nmax_tokens = 8\n[agent]\nauto_recall = 0\n"
         )
     env = service_env(config.home, MODEL_INT8)
-    start_service(xprocess, "lg-st-llm", ["run", "llm"], env, "Application startup complete")
-    start_service(xprocess, "lg-st-api", ["run", "api"], env, "Application startup complete")
+    start_service(xprocess, "lg-st-llm", ["run", "llm"], env, "Uvicorn running on")
+    start_service(xprocess, "lg-st-api", ["run", "api"], env, "Uvicorn running on")
     token = (config.home / "token").read_text().strip()
     try:
         done = subprocess.run(

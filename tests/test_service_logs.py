@@ -23,7 +23,7 @@ def test_the_api_masks_keys_and_its_own_token_in_every_log_line(home, xprocess):
         "lg-log-api",
         ["run", "api", "--port", str(port)],
         env,
-        "Application startup complete",
+        "Uvicorn running on",
     )
     try:
         token = (home / "token").read_text().strip()  # created by the API after logging began

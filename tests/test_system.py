@@ -209,12 +209,12 @@ def test_a_worker_killed_mid_task_completes_it_once_after_restart(tmp_path):
 
 def test_tasks_posted_before_any_worker_runs_are_done_when_one_starts(tmp_path, services):
     config, env, port = system_env(tmp_path)
-    services("lg-order-api", ["run", "api"], env, "Application startup complete")
+    services("lg-order-api", ["run", "api"], env, "Uvicorn running on")
     client = api_client(config, port)
     task_id = client.post("/api/tasks", json={"prompt": "Say hello."}).json()["id"]
     time.sleep(1)
     assert client.get(f"/api/tasks/{task_id}").json()["status"] == "queued"
-    services("lg-order-llm", ["run", "llm"], env, "Application startup complete")
+    services("lg-order-llm", ["run", "llm"], env, "Uvicorn running on")
     services("lg-order-worker", ["run", "worker"], env, "worker_ready")
     assert finished_task(client, task_id)["status"] == "succeeded"
 
@@ -225,7 +225,7 @@ def test_worker_before_api_and_deleted_databases_are_rebuilt(tmp_path, xprocess,
     names = [
         ("lg-rb-worker", ["run", "worker"], "worker_ready"),
         ("lg-rb-indexer", ["run", "indexer"], "indexer_ready"),
-        ("lg-rb-api", ["run", "api"], "Application startup complete"),
+        ("lg-rb-api", ["run", "api"], "Uvicorn running on"),
     ]
     for name, args, ready in names:  # the worker first, the API last
         services(name, args, env, ready)

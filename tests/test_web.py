@@ -73,7 +73,7 @@ def web(tmp_path_factory, xprocess, embedder):
     env = service_env(
         config.home, MODEL_INT8, LOCALGPT_PORT=str(port), LOCALGPT_LOCAL_LLM_PORT=str(free_port())
     )
-    start_service(xprocess, "lg-web-api", ["run", "api"], env, "Application startup complete")
+    start_service(xprocess, "lg-web-api", ["run", "api"], env, "Uvicorn running on")
     start_service(xprocess, "lg-web-worker", ["run", "worker"], env, "worker_ready")
     token = (config.home / "token").read_text().strip()
     yield {"base": f"http://127.0.0.1:{port}", "token": token, "config": config, "env": env}
@@ -84,7 +84,7 @@ def web(tmp_path_factory, xprocess, embedder):
 @pytest.fixture(scope="module")
 def llm(web, xprocess):
     """The real embedded model server (`localgpt run llm`), for chat and tasks."""
-    ready = "Application startup complete"
+    ready = "Uvicorn running on"
     start_service(xprocess, "lg-web-llm", ["run", "llm"], web["env"], ready)
     yield
     stop_service(xprocess, "lg-web-llm")
