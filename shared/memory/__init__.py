@@ -25,7 +25,7 @@ class Memory:
         self._search = MemorySearch(self.conn, self.embedder, config.memory)
 
     def sync(self, force: bool = False, progress: Progress | None = None) -> SyncReport:
-        return self.index.sync(force=force, **({"progress": progress} if progress else {}))
+        return self.index.sync(force=force, progress=progress)
 
     def search(self, query: str, limit: int | None = None) -> SearchResponse:
         return self._search.search(query, limit)

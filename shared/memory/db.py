@@ -7,7 +7,6 @@ fails with "database is locked" regardless of the busy timeout; see the field no
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import apsw
@@ -128,17 +127,3 @@ def recreate_vector_table(conn: apsw.Connection, dims: int) -> None:
 
 def _has_table(conn: apsw.Connection, name: str) -> bool:
     return bool(conn.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (name,)).fetchone())
-
-
-class ThreadConnections:
-    """One connection per thread (apsw connections must not be shared across threads)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._local = threading.local()
-
-    def get(self) -> apsw.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._local.conn = connect(self.path)
-        return conn

@@ -90,8 +90,9 @@ class MemoryIndex:
 
     # -- public ---------------------------------------------------------------------------
 
-    def sync(self, force: bool = False, progress: Progress = _no_progress) -> SyncReport:
+    def sync(self, force: bool = False, progress: Progress | None = None) -> SyncReport:
         """Bring the index to exactly what is on disk."""
+        progress = progress or _no_progress
         started = time.monotonic()
         self._require_workspace()
         report = SyncReport()
