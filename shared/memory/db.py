@@ -14,7 +14,8 @@ import sqlite_vec
 
 from shared.sqlite_tx import immediate as write_tx
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"  # 2: vector_log
+VECTOR_LOG_KEEP = 100_000
 BUSY_TIMEOUT_MS = 10_000
 
 SCHEMA = """
@@ -64,7 +65,28 @@ CREATE TRIGGER IF NOT EXISTS chunks_after_delete AFTER DELETE ON chunks BEGIN
     DELETE FROM chunks_fts WHERE rowid = old.id;
     DELETE FROM chunks_vec WHERE chunk_id = old.id;
 END;
-"""
+
+-- Every chunk that gained or lost its vector, in commit order. Processes that keep the vectors
+-- in memory (the API) apply just the entries they have not seen. Only recent entries are kept;
+-- a reader that fell further behind reloads everything.
+CREATE TABLE IF NOT EXISTS vector_log (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    chunk_id INTEGER NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS vector_log_insert AFTER INSERT ON chunks WHEN new.has_vector BEGIN
+    INSERT INTO vector_log(chunk_id) VALUES (new.id);
+END;
+CREATE TRIGGER IF NOT EXISTS vector_log_update AFTER UPDATE OF has_vector ON chunks BEGIN
+    INSERT INTO vector_log(chunk_id) VALUES (new.id);
+END;
+CREATE TRIGGER IF NOT EXISTS vector_log_delete AFTER DELETE ON chunks WHEN old.has_vector BEGIN
+    INSERT INTO vector_log(chunk_id) VALUES (old.id);
+END;
+CREATE TRIGGER IF NOT EXISTS vector_log_prune AFTER INSERT ON vector_log
+WHEN new.seq % 1000 = 0 BEGIN
+    DELETE FROM vector_log WHERE seq <= new.seq - {keep};
+END;
+""".replace("{keep}", str(VECTOR_LOG_KEEP))
 
 
 def vector_table_sql(dims: int) -> str:
