@@ -9,6 +9,9 @@ in a query becomes a quoted phrase of those characters (an exact substring match
 from __future__ import annotations
 
 import re
+import time
+
+import apsw
 
 from shared.memory.chunker import CJK
 
@@ -183,10 +186,62 @@ def query_terms(query: str) -> list[str]:
 
 def match_expression(query: str) -> str | None:
     """An FTS5 MATCH string OR-ing the quoted terms; None when the query has no searchable term."""
-    terms = query_terms(query)
+    return terms_expression(query_terms(query))
+
+
+def terms_expression(terms: list[str]) -> str | None:
+    """OR of the quoted terms (a CJK run becomes a phrase of its characters)."""
     if not terms:
         return None
-    return " OR ".join(_quote(" ".join(t) if CJK.match(t) else t) for t in terms)
+    return " OR ".join(_term_phrase(t) for t in terms)
+
+
+class CommonTerms:
+    """Which terms are in at least half of all chunks: terms BM25 gives no weight.
+
+    FTS5's BM25 IDF is log((N - n + 0.5) / (n + 0.5)), clamped to 1e-6 when that is not
+    positive, i.e. when a term is in half of the N chunks or more. Such a term cannot change a
+    ranking, yet scoring it walks its whole posting list: a few of them cost a 20,000-chunk
+    search 20 ms. Terms in fewer than `min_chunks` chunks are never called common (scoring
+    them is cheap, and small indexes keep their rankings). Answers are cached for a minute,
+    per process: document frequencies move slowly.
+    """
+
+    MIN_CHUNKS = 1000
+    TTL_SECONDS = 60.0
+    MAX_ENTRIES = 4096
+
+    def __init__(self, min_chunks: int = MIN_CHUNKS) -> None:
+        self.min_chunks = min_chunks
+        self._known: dict[str, tuple[bool, float]] = {}  # term -> (common, checked at)
+
+    def without_common(self, conn: apsw.Connection, terms: list[str]) -> list[str]:
+        """The terms that are not common (maybe none)."""
+        chunks = conn.execute("SELECT count(*) FROM chunks").fetchone()[0]
+        if chunks < 2 * self.min_chunks:
+            return terms
+        return [t for t in terms if not self._common(conn, t, chunks)]
+
+    def _common(self, conn: apsw.Connection, term: str, chunks: int) -> bool:
+        now = time.monotonic()
+        known = self._known.get(term)
+        if known is not None and now - known[1] < self.TTL_SECONDS:
+            return known[0]
+        half = (chunks + 1) // 2
+        # Counting stops at half: a rare term costs its few rows, a common one N/2 row ids.
+        (found,) = conn.execute(
+            "SELECT count(*) FROM (SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? LIMIT ?)",
+            (_term_phrase(term), half),
+        ).fetchone()
+        common = found >= half and found >= self.min_chunks
+        if len(self._known) >= self.MAX_ENTRIES:
+            self._known.clear()
+        self._known[term] = (common, now)
+        return common
+
+
+def _term_phrase(term: str) -> str:
+    return _quote(" ".join(term) if CJK.match(term) else term)
 
 
 def _split_runs(text: str) -> list[str]:
