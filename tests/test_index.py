@@ -205,3 +205,14 @@ def test_query_only_embedders_use_the_lean_encoder(config):
     assert isinstance(api_side._load(), QueryEncoder)
     assert api_side.dims == 384
     assert not isinstance(make_embedder(config)._load(), QueryEncoder)
+
+
+def test_search_result_as_dict_has_every_field():
+    """`as_dict` is spelled out for speed: a new field must not be left out of the API."""
+    from dataclasses import fields
+
+    from shared.memory.search import SearchResult
+
+    hit = SearchResult("a.md", 1, 2, "H", 0.5, "text", 0.25, 0.75)
+    assert hit.as_dict().keys() == {f.name for f in fields(SearchResult)} | {"citation"}
+    assert hit.as_dict()["citation"] == "a.md#L1-L2"

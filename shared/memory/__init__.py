@@ -5,9 +5,11 @@ from __future__ import annotations
 from shared.config import Config
 from shared.memory import db
 from shared.memory.embedder import Embedder
+from shared.memory.fts import CommonTerms
 from shared.memory.index import MemoryIndex, Progress, SyncReport
 from shared.memory.search import MemorySearch, SearchResponse
 from shared.memory.stats import memory_stats
+from shared.memory.vector_matrix import VectorMatrix
 
 
 def make_embedder(config: Config, for_queries: bool = False) -> Embedder:
@@ -15,14 +17,23 @@ def make_embedder(config: Config, for_queries: bool = False) -> Embedder:
 
 
 class Memory:
-    """One process's handle on the memory DB: index, search and stats over one connection."""
+    """One handle on the memory DB: index, search and stats over one connection.
 
-    def __init__(self, config: Config, embedder: Embedder | None = None) -> None:
+    A process that searches all day passes the same `vectors` and `common_terms` to each of
+    its handles (one per thread): see `VectorMatrix` and `CommonTerms`."""
+
+    def __init__(
+        self,
+        config: Config,
+        embedder: Embedder | None = None,
+        vectors: VectorMatrix | None = None,
+        common_terms: CommonTerms | None = None,
+    ) -> None:
         self.config = config
         self.embedder = embedder if embedder is not None else make_embedder(config)
         self.conn = db.connect(config.memory_db)
         self.index = MemoryIndex(config, self.embedder, self.conn)
-        self._search = MemorySearch(self.conn, self.embedder, config.memory)
+        self._search = MemorySearch(self.conn, self.embedder, config.memory, vectors, common_terms)
 
     def sync(self, force: bool = False, progress: Progress | None = None) -> SyncReport:
         return self.index.sync(force=force, progress=progress)
@@ -37,4 +48,12 @@ class Memory:
         self.conn.close()
 
 
-__all__ = ["Embedder", "Memory", "SearchResponse", "SyncReport", "make_embedder"]
+__all__ = [
+    "CommonTerms",
+    "Embedder",
+    "Memory",
+    "SearchResponse",
+    "SyncReport",
+    "VectorMatrix",
+    "make_embedder",
+]

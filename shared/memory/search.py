@@ -8,7 +8,7 @@ When the embedding model cannot be used, search runs on keywords alone and says 
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import apsw
 import numpy as np
@@ -16,7 +16,8 @@ import numpy as np
 from shared.config import MemoryConfig
 from shared.memory import db
 from shared.memory.embedder import Embedder, EmbedderUnavailable
-from shared.memory.fts import match_expression
+from shared.memory.fts import CommonTerms, query_terms, terms_expression
+from shared.memory.vector_matrix import VectorMatrix
 
 SNIPPET_CHARS = 700
 MAX_LIMIT = 100
@@ -40,7 +41,18 @@ class SearchResult:
         return f"{self.path}#L{self.start_line}-L{self.end_line}"
 
     def as_dict(self) -> dict:
-        return {**asdict(self), "citation": self.citation}
+        # Spelled out: dataclasses.asdict deep-copies, and this runs for every hit served.
+        return {
+            "path": self.path,
+            "start_line": self.start_line,
+            "end_line": self.end_line,
+            "heading": self.heading,
+            "score": self.score,
+            "snippet": self.snippet,
+            "keyword_score": self.keyword_score,
+            "vector_score": self.vector_score,
+            "citation": self.citation,
+        }
 
 
 @dataclass
@@ -62,20 +74,30 @@ class SearchResponse:
 
 
 class MemorySearch:
+    """Search over one connection. `vectors` (an in-memory copy of the vectors) and
+    `common_terms` may be shared by every connection of a process that searches a lot."""
+
     def __init__(
-        self, conn: apsw.Connection, embedder: Embedder | None, config: MemoryConfig
+        self,
+        conn: apsw.Connection,
+        embedder: Embedder | None,
+        config: MemoryConfig,
+        vectors: VectorMatrix | None = None,
+        common_terms: CommonTerms | None = None,
     ) -> None:
         self.conn = conn
         self.embedder = embedder
         self.config = config
+        self.vectors = vectors
+        self.common_terms = common_terms or CommonTerms()
 
     def search(self, query: str, limit: int | None = None) -> SearchResponse:
         started = time.perf_counter()
         limit = max(1, min(limit or self.config.search_limit, MAX_LIMIT))
         pool = max(50, limit * 5)
         warnings: list[str] = []
-        keyword = self._keyword_leg(query, pool)
         vector = self._vector_leg(query, pool, warnings)
+        keyword = self._keyword_leg(query, pool, vector)
         scores = self._fuse(keyword, vector)
         ranked = sorted(scores, key=scores.get, reverse=True)[:limit]
         results = self._load(ranked, scores, keyword, vector)
@@ -86,11 +108,23 @@ class MemorySearch:
 
     # -- legs -----------------------------------------------------------------------------
 
-    def _keyword_leg(self, query: str, pool: int) -> dict[int, float]:
-        """chunk id -> BM25 relevance (positive, higher is better)."""
-        expression = match_expression(query)
-        if expression is None:
+    def _keyword_leg(
+        self, query: str, pool: int, vector: dict[int, float] | None
+    ) -> dict[int, float]:
+        """chunk id -> BM25 relevance (positive, higher is better).
+
+        Terms in half the chunks or more carry no BM25 weight, only cost: they are left out
+        when another term remains. When every term is that common, the keyword leg only runs
+        if meaning found nothing related (it then ranks by how often the terms occur)."""
+        terms = query_terms(query)
+        if not terms:
             return {}
+        selective = self.common_terms.without_common(self.conn, terms)
+        if not selective:
+            if self._related(vector):
+                return {}
+            selective = terms
+        expression = terms_expression(selective)
         rows = self.conn.execute(
             "SELECT rowid, bm25(chunks_fts, 1.0, 0.5, 0.5) FROM chunks_fts"
             " WHERE chunks_fts MATCH ? ORDER BY bm25(chunks_fts, 1.0, 0.5, 0.5) LIMIT ?",
@@ -111,11 +145,19 @@ class MemorySearch:
         except EmbedderUnavailable as exc:
             warnings.append(f"keyword search only: {exc}")
             return None
+        if self.vectors is not None:
+            nearest = self.vectors.nearest(self.conn, vector, pool)
+            if nearest is not None:
+                return nearest
         rows = self.conn.execute(
             "SELECT chunk_id, distance FROM chunks_vec WHERE embedding MATCH ? AND k = ?",
             (np.asarray(vector, dtype=np.float32).tobytes(), pool),
         )
         return {chunk_id: 1.0 - distance for chunk_id, distance in rows}
+
+    def _related(self, vector: dict[int, float] | None) -> bool:
+        floor = self.config.min_vector_similarity
+        return bool(vector) and max(vector.values()) >= floor
 
     def _vector_unavailable_reason(self) -> str | None:
         if self.embedder is None:
@@ -149,8 +191,7 @@ class MemorySearch:
         total = (w_kw + w_vec) or 1.0
         # A chunk found only by meaning must be at least somewhat similar: the vector leg
         # always returns a full pool, however unrelated its tail is.
-        floor = self.config.min_vector_similarity
-        related = {cid for cid, sim in vector.items() if sim >= floor}
+        related = {cid for cid, sim in vector.items() if sim >= self.config.min_vector_similarity}
         return {
             cid: (w_kw * kw.get(cid, 0.0) + w_vec * vec.get(cid, 0.0)) / total
             for cid in set(kw) | related
