@@ -26,9 +26,9 @@ def memory_stats(config: Config, conn: apsw.Connection) -> dict:
         if p not in known or known[p][:2] != (disk.size, disk.mtime_ns) or known[p][2] == "error"
     )
     stale = sorted(p for p in known if p not in on_disk)
-    chunks, without_vector = conn.execute(
-        "SELECT count(*), coalesce(sum(has_vector = 0), 0) FROM chunks"
-    ).fetchone()
+    # Two indexed counts: one scan of `chunks` would read every chunk's text.
+    chunks = conn.execute("SELECT count(*) FROM chunks").fetchone()[0]
+    without_vector = conn.execute("SELECT count(*) FROM chunks WHERE has_vector = 0").fetchone()[0]
     last = conn.execute("SELECT max(indexed_at) FROM files").fetchone()[0]
     index_model = db.get_meta(conn, "embedding_model")
     configured = model_identity(config.embedding).key
