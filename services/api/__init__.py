@@ -27,6 +27,7 @@ from services.api.state import ApiState
 from services.api.web import mount_web
 from shared.config import Config
 from shared.logs import get_logger
+from shared.malloc import limit_arenas
 
 log = get_logger("api")
 
@@ -38,9 +39,10 @@ def create_app(config: Config) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        state.embedder.warm_up_in_background()  # serve at once; vectors join when loaded
+        state.warm_up_in_background()
         log.info("api_ready", workspace=str(config.workspace_dir))
         yield
+        state.close()
         log.info("api_stopped")
 
     app = FastAPI(
@@ -89,6 +91,7 @@ def serve(config: Config, host: str, port: int) -> None:
     import uvicorn
 
     check_bind(host, config.server.allow_remote)
+    limit_arenas()  # before any thread starts: see shared/malloc.py
     app = create_app(config)
     log.info("api_starting", host=host, port=port)
     uvicorn.run(

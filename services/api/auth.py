@@ -1,4 +1,6 @@
-"""Bearer-token authentication for every `/api/*` route."""
+"""Bearer-token authentication for every `/api/*` route.
+
+Async on purpose: a plain `def` dependency costs every request a hop through the threadpool."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from shared.token import token_matches
 bearer = HTTPBearer(auto_error=False, description="The token in $LOCALGPT_HOME/token")
 
 
-def require_token(
+async def require_token(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> None:

@@ -10,7 +10,12 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/health")
-def health(request: Request) -> dict[str, Any]:
+async def health(request: Request) -> dict[str, Any]:
+    state = request.app.state.api
+    return await state.in_thread(lambda: _health(request))
+
+
+def _health(request: Request) -> dict[str, Any]:
     state = request.app.state.api
     checks = {
         "memory_db": _check(lambda: state.memory().conn.execute("SELECT 1").fetchone()),

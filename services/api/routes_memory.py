@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from services.api.errors import ApiError
@@ -54,22 +55,25 @@ class FileLines(BaseModel):
 
 
 @router.get("/search", response_model=SearchResults)
-def search(
+async def search(
     request: Request,
     q: Annotated[str, Query(min_length=1, max_length=2000, description="What to look for.")],
     limit: Annotated[int | None, Query(ge=1, le=MAX_LIMIT)] = None,
-) -> dict[str, Any]:
+) -> JSONResponse:
     """Hybrid keyword + meaning search; results cite `path#Lstart-Lend`."""
     if not q.strip():
         raise ApiError(422, "q: must contain something to search for")
-    return request.app.state.api.memory().search(q, limit).as_dict()
+    # The hot path: `SearchResponse.as_dict` already has the documented shape, and
+    # re-validating it through the response model cost a tenth of each request's CPU.
+    found = await request.app.state.api.in_memory(lambda memory: memory.search(q, limit))
+    return JSONResponse(found.as_dict())
 
 
 @router.get("/stats")
-def stats(request: Request) -> dict[str, Any]:
+async def stats(request: Request) -> dict[str, Any]:
     """Indexed and pending files, queue depth, failed jobs, last watcher event and reconcile."""
     state = request.app.state.api
-    return memory_status(state.memory(), state.queue)
+    return await state.in_memory(lambda memory: memory_status(memory, state.queue))
 
 
 @router.post("/reindex", status_code=202, response_model=JobAccepted)

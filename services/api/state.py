@@ -1,14 +1,33 @@
-"""What the API process holds: config, token, the model (for query vectors), queue, and one
-memory-DB connection per threadpool thread (apsw connections are not shared across threads)."""
+"""What the API process holds: config, token, the model (for query vectors), queue, and the
+memory DB behind a few threads of its own.
+
+Requests reach the memory DB through `ApiState.in_memory`: a small pool of threads, each with
+one apsw connection (connections are not shared across threads). Any number of concurrent
+requests thus needs a handful of connections and page caches, not one per threadpool thread.
+Search-heavy state is shared by those connections: the vectors in memory and which terms are
+too common to score (see `VectorMatrix` and `CommonTerms`).
+"""
 
 from __future__ import annotations
 
+import asyncio
 import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 from shared.config import Config
-from shared.memory import Memory, make_embedder
+from shared.logs import get_logger
+from shared.malloc import release_free_memory
+from shared.memory import CommonTerms, Memory, VectorMatrix, db, make_embedder
+from shared.memory.vector_matrix import single_threaded_blas
 from shared.queue import Queue
 from shared.token import ensure_token
+
+log = get_logger("api")
+
+DB_THREADS = 2
+T = TypeVar("T")
 
 
 class ApiState:
@@ -17,10 +36,47 @@ class ApiState:
         self.token = ensure_token(config)
         self.embedder = make_embedder(config, for_queries=True)
         self.queue = Queue(config)
+        self.vectors = VectorMatrix()
+        self.common_terms = CommonTerms()
+        single_threaded_blas()  # many searches run at once, each product is ~1 ms
         self._local = threading.local()
+        self._db_threads = ThreadPoolExecutor(DB_THREADS, thread_name_prefix="memory-db")
+
+    async def in_memory(self, work: Callable[[Memory], T]) -> T:
+        """Run `work(memory)` on one of the memory-DB threads."""
+        return await self.in_thread(lambda: work(self.memory()))
+
+    async def in_thread(self, work: Callable[[], T]) -> T:
+        """Run `work()` on one of the memory-DB threads (it may call `self.memory()`)."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._db_threads, work)
 
     def memory(self) -> Memory:
+        """This thread's handle (chat tools use it from the chat's own thread)."""
         memory = getattr(self._local, "memory", None)
         if memory is None:
-            memory = self._local.memory = Memory(self.config, self.embedder)
+            memory = self._local.memory = Memory(
+                self.config, self.embedder, self.vectors, self.common_terms
+            )
         return memory
+
+    def warm_up_in_background(self) -> None:
+        """Serve at once; the model and the in-memory vectors load meanwhile."""
+        self.embedder.warm_up_in_background()
+        threading.Thread(target=self._warm_up, name="api-warm-up", daemon=True).start()
+
+    def close(self) -> None:
+        self._db_threads.shutdown(wait=False, cancel_futures=True)
+
+    def _warm_up(self) -> None:
+        try:
+            conn = db.connect(self.config.memory_db)
+            try:
+                self.vectors.refresh(conn)
+            finally:
+                conn.close()
+            log.info("vectors_loaded", chunks=self.vectors.size)
+        except Exception as exc:  # a search retries, and reports what is wrong
+            log.warning("vectors_load_failed", error=str(exc))
+        self.embedder.available()  # waits for the model's own warm-up
+        release_free_memory()  # loading both left freed buffers behind

@@ -1,0 +1,40 @@
+"""Keeping a long-running process's heap small on glibc (Linux); no-ops elsewhere.
+
+Two glibc defaults make a threaded server's resident memory grow past what it uses:
+- every thread that allocates may get its own arena (up to 8 per core), and memory freed in
+  one arena is not reused by another: the API's threads cost ~16 MB more than with two arenas;
+- memory freed after a burst (loading the ONNX model allocates its weights twice) stays mapped
+  until `malloc_trim` hands it back: ~12 MB after the model loads.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import sys
+
+M_ARENA_MAX = -8  # from glibc's malloc.h
+
+
+def _glibc() -> ctypes.CDLL | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return libc if hasattr(libc, "malloc_trim") and hasattr(libc, "mallopt") else None
+    except OSError:  # musl or an unusual libc: nothing to tune
+        return None
+
+
+def limit_arenas(arenas: int = 2) -> None:
+    """Call before the process starts its threads."""
+    libc = _glibc()
+    if libc is not None:
+        libc.mallopt(M_ARENA_MAX, arenas)
+
+
+def release_free_memory() -> None:
+    """Return freed heap pages to the system (after a burst of allocations)."""
+    libc = _glibc()
+    if libc is not None:
+        libc.malloc_trim(0)
