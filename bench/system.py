@@ -2,8 +2,8 @@
 
 Starts `honcho start` from the repo (the real Procfile) against a fresh home, measures the time
 until every service is healthy (API /health "ok", every other service's ready line), then drops
-a corpus of about 10,000 chunks into the workspace, waits until it is indexed, and prints each
-process's resident memory and whether it loaded the embedding runtime.
+a corpus of about 10,000 chunks into the workspace, waits until it is indexed, sends the API 200
+searches, and prints each process's resident memory and whether it loaded the embedding runtime.
 
     python bench/system.py [--files 3300] [--model-path DIR]
 """
@@ -19,13 +19,14 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.index import DEFAULT_MODEL, write_corpus  # noqa: E402
+from bench.index import DEFAULT_MODEL, WORDS, write_corpus  # noqa: E402
 
 READY_EVENTS = {
     "worker": "worker_ready",
@@ -115,11 +116,15 @@ def main() -> None:
             workspace = Path(home) / "workspace"
             write_corpus(workspace / "bench", args.files)
             chunks = wait_indexed(port, Path(home) / "token", args.files)
+            searched = search_a_while(port, Path(home) / "token")
             print(
                 f"honcho start -> all {len(services)} services healthy: {startup:.2f} s "
                 f"({', '.join(f'{s} {ready[s]:.2f} s' for s in services)})"
             )
-            print(f"after indexing {chunks:,} chunks, resident memory per process:")
+            print(
+                f"after indexing {chunks:,} chunks and serving {searched} searches, "
+                "resident memory per process:"
+            )
             for service in services:
                 pid = pids[service]
                 print(
@@ -129,6 +134,20 @@ def main() -> None:
         finally:
             os.killpg(honcho.pid, signal.SIGINT)
             honcho.wait(20)
+
+
+def search_a_while(port: int, token_file: Path, count: int = 200) -> int:
+    """Searches through the API, so its memory includes what serving them holds."""
+    token = token_file.read_text().strip()
+    for n in range(count):
+        query = urllib.parse.urlencode({"q": f"{WORDS[n % len(WORDS)]} {n}", "limit": 6})
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/api/memory/search?{query}",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            json.loads(response.read())
+    return count
 
 
 def wait_indexed(port: int, token_file: Path, files: int) -> int:
