@@ -98,6 +98,31 @@ def test_search_returns_cited_results(api):
     assert len(body["results"]) <= 3 and body["took_ms"] >= 0
 
 
+def test_search_by_meaning_follows_notes_indexed_after_start(api, embedder):
+    """The API keeps the vectors in memory: a note indexed by another process must be found
+    by meaning alone (no shared keyword) at the next search, and gone once deleted."""
+    config, client, _ = api
+    note = write(
+        config.workspace_dir / "knowledge" / "pets.md",
+        "# Pets\n\nOur tabby kitten sleeps on the radiator all afternoon.\n",
+    )
+    indexer = Memory(config, embedder)
+    try:
+        indexer.sync()
+
+        def hits() -> list[dict]:
+            body = client.get("/api/memory/search", params={"q": "young cat napping"}).json()
+            return [r for r in body["results"] if r["path"] == "knowledge/pets.md"]
+
+        found = hits()
+        assert found and found[0]["keyword_score"] == 0 and found[0]["vector_score"] > 0.3
+        note.unlink()
+        indexer.sync()
+        assert hits() == []
+    finally:
+        indexer.close()
+
+
 @pytest.mark.parametrize(
     "params, fragment",
     [
