@@ -196,3 +196,25 @@ def test_vectors_of_another_size_are_not_mixed(tmp_path):
     matrix = VectorMatrix()
     put(conn, 1, [1, 0, 0, 0])
     assert matrix.nearest(conn, np.ones(8, dtype=np.float32), 5) is None  # caller falls back
+
+
+def test_a_version_1_database_gains_the_log_and_loads_whole(tmp_path):
+    """Indexes built before the log existed: opening them adds it, and the first search reads
+    every vector (the empty log says nothing about them)."""
+    path = tmp_path / "m.db"
+    conn = synthetic_db(path)
+    put(conn, 1, [1, 0, 0, 0])
+    put(conn, 2, [0, 1, 0, 0])
+    with db.write_tx(conn):  # back to what version 1 had
+        for trigger in ("insert", "update", "delete", "prune"):
+            conn.execute(f"DROP TRIGGER vector_log_{trigger}")
+        conn.execute("DROP TABLE vector_log")
+        db.set_meta(conn, "schema_version", "1")
+    conn.close()
+    conn = db.connect(path, dims=4)
+    assert db.get_meta(conn, "schema_version") == db.SCHEMA_VERSION
+    matrix = VectorMatrix()
+    query = np.array([1, 1, 0, 0], dtype=np.float32)
+    assert_same(matrix.nearest(conn, query, 5), vec0_nearest(conn, query, 5))
+    put(conn, 3, [0, 0, 1, 0])  # and the triggers are back
+    assert set(matrix.nearest(conn, query, 5)) == {1, 2, 3}
