@@ -1,10 +1,12 @@
-"""A small client for the running API, used by the CLI (`task`, `status`)."""
+"""A small client for the running API, used by the CLI (`task`, `status`).
+
+httpx is imported on first use: every service starts through the CLI, which imports this
+module, and none of them needs httpx (~3 MB resident).
+"""
 
 from __future__ import annotations
 
 from typing import Any
-
-import httpx
 
 from shared.config import Config
 from shared.token import read_token
@@ -26,6 +28,8 @@ class ApiClient:
                 f"no API token in {config.home}: start the API first (`localgpt run api` "
                 "or `honcho start`)"
             ) from None
+        import httpx
+
         self._http = httpx.Client(
             base_url=self.base_url, timeout=timeout, headers={"Authorization": f"Bearer {token}"}
         )
@@ -37,6 +41,8 @@ class ApiClient:
         return self._request("POST", path, json=body)
 
     def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+        import httpx
+
         try:
             response = self._http.request(method, path, **kwargs)
         except httpx.ConnectError:

@@ -12,7 +12,6 @@ import sys
 import webbrowser
 from typing import Annotated
 
-import httpx
 import typer
 
 from shared.cli.common import console, get_config, warn
@@ -54,6 +53,8 @@ def page_url(host: str, port: int) -> str:
 
 
 def _api_is_up(base: str) -> bool:
+    import httpx  # not at module level: every service starts through the CLI
+
     try:
         return httpx.get(f"{base}/health", timeout=2).status_code == 200
     except httpx.HTTPError:
