@@ -1,18 +1,20 @@
 """An in-memory copy of the index's vectors, for processes that search all day (the API).
 
 sqlite-vec's brute-force KNN reads every vector through SQLite's pager on every query: about
-18 ms at 20,000 chunks on a 2-core machine. The same float32 vectors held in one numpy matrix
-make the scan a single matrix-vector product, about 1 ms, with the same exact cosine scores.
-It costs 1.5 KB of memory per chunk (384 dimensions), so only long-running searchers use it.
+18 ms at 20,000 chunks on a 2-core machine. The same float32 vectors held in one numpy matrix,
+a chunk per column, make the scan one vector-matrix product: about 1.4 ms, with the same exact
+cosine scores. (A chunk per row is 2.3x slower in OpenBLAS: the scan is bound by memory
+bandwidth.) It costs 1.5 KB of memory per chunk (384 dimensions), so only long-running
+searchers use it.
 
 The copy follows the database through `vector_log`, which triggers fill whenever a chunk gains
 or loses its vector. Each search first applies the entries it has not seen (usually none: one
 indexed lookup), so results are never staler than the committed index.
 
-Readers never lock: they take the current `_Rows` snapshot, whose first `count` rows are never
-rewritten. The writer (one at a time) appends after `count`, publishes a new snapshot, then
-clears the `live` flags of the rows replaced; when the buffer is full it packs the live rows
-into a new one.
+Readers never lock: they take the current `_Rows` snapshot, whose first `count` columns are
+never rewritten. The writer (one at a time) appends after `count`, publishes a new snapshot,
+then clears the `live` flags of the columns replaced; when the buffer is full it packs the live
+columns into a new one.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ GROWTH = 1.25
 
 @dataclass(frozen=True)
 class _Rows:
-    matrix: np.ndarray  # (capacity, dims) float32; rows >= count are not filled yet
+    matrix: np.ndarray  # (dims, capacity) float32, a chunk per column; columns >= count unused
     ids: np.ndarray  # (capacity,) int64 chunk ids
     live: np.ndarray  # (capacity,) bool; False once a row's chunk lost or replaced its vector
     count: int
@@ -39,7 +41,7 @@ class _Rows:
     @classmethod
     def empty(cls, dims: int = 0, capacity: int = 0) -> _Rows:
         return cls(
-            np.zeros((capacity, dims), dtype=np.float32),
+            np.zeros((dims, capacity), dtype=np.float32),
             np.zeros(capacity, dtype=np.int64),
             np.zeros(capacity, dtype=bool),
             0,
@@ -65,10 +67,11 @@ class VectorMatrix:
         rows = self._rows
         if rows.count == 0:
             return {}
-        if rows.matrix.shape[1] != query.shape[0]:
+        if rows.matrix.shape[0] != query.shape[0]:
             return None
         norm = float(np.linalg.norm(query))
-        scores = rows.matrix[: rows.count] @ (query / (norm or 1.0)).astype(np.float32)
+        # query @ (dims x count): 2.3x faster than (count x dims) @ query in OpenBLAS.
+        scores = (query / (norm or 1.0)).astype(np.float32) @ rows.matrix[:, : rows.count]
         scores[~rows.live[: rows.count]] = -np.inf
         k = min(k, rows.count)
         top = np.argpartition(scores, rows.count - k)[rows.count - k :]
@@ -114,7 +117,7 @@ class VectorMatrix:
         self._slot = {}
         rows = _Rows.empty()
         for ids, vectors in _blocks(conn.execute("SELECT chunk_id, embedding FROM chunks_vec")):
-            if rows.count + len(ids) > len(rows.ids) or rows.matrix.shape[1] != vectors.shape[1]:
+            if rows.count + len(ids) > len(rows.ids) or rows.matrix.shape[0] != vectors.shape[1]:
                 rows = self._packed(rows, [], max(total, rows.count + len(ids)), vectors.shape[1])
             rows = self._written(rows, ids, vectors)
         self._rows, self._seq = rows, head
@@ -132,7 +135,7 @@ class VectorMatrix:
         stale = [self._slot.pop(chunk_id) for chunk_id in changed if chunk_id in self._slot]
         rows = self._rows
         for ids, vectors in _blocks(pairs):
-            if rows.count + len(ids) > len(rows.ids) or rows.matrix.shape[1] != vectors.shape[1]:
+            if rows.count + len(ids) > len(rows.ids) or rows.matrix.shape[0] != vectors.shape[1]:
                 live = len(self._slot) + len(ids)
                 capacity = int((live + BLOCK) * GROWTH)
                 rows, stale = self._packed(rows, stale, capacity, vectors.shape[1]), []
@@ -143,7 +146,7 @@ class VectorMatrix:
     def _written(self, rows: _Rows, ids: np.ndarray, vectors: np.ndarray) -> _Rows:
         """`rows` with the vectors written after its last row (unseen by current readers)."""
         start, end = rows.count, rows.count + len(ids)
-        rows.matrix[start:end] = vectors
+        rows.matrix[:, start:end] = vectors.T
         rows.ids[start:end] = ids
         rows.live[start:end] = True
         self._slot.update(zip(ids.tolist(), range(start, end), strict=True))
@@ -153,12 +156,12 @@ class VectorMatrix:
         """A new buffer holding the live rows (minus `retired`), with room for `capacity`."""
         keep = rows.live[: rows.count].copy()
         keep[retired] = False
-        if rows.matrix.shape[1] != dims:  # another model's vectors: none of them carry over
+        if rows.matrix.shape[0] != dims:  # another model's vectors: none of them carry over
             keep[:] = False
         kept = np.flatnonzero(keep)
         fresh = _Rows.empty(dims, max(64, capacity, len(kept)))
         if len(kept):
-            fresh.matrix[: len(kept)] = rows.matrix[kept]
+            fresh.matrix[:, : len(kept)] = rows.matrix[:, kept]
             fresh.ids[: len(kept)] = rows.ids[kept]
             fresh.live[: len(kept)] = True
         self._slot = {int(chunk_id): n for n, chunk_id in enumerate(fresh.ids[: len(kept)])}
