@@ -48,6 +48,14 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
+def pss_mb(pid: int) -> float:
+    """Proportional set size: shared pages (libraries mapped by several processes) split."""
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        if line.startswith("Pss:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def loaded_onnx(pid: int) -> bool:
     return "onnxruntime" in Path(f"/proc/{pid}/maps").read_text(errors="replace")
 
@@ -128,8 +136,8 @@ def main() -> None:
             for service in services:
                 pid = pids[service]
                 print(
-                    f"  {service:<10} {rss_mb(pid):7.1f} MB   embedding runtime loaded: "
-                    f"{'yes' if loaded_onnx(pid) else 'no'}"
+                    f"  {service:<10} {rss_mb(pid):7.1f} MB   (PSS {pss_mb(pid):6.1f} MB)   "
+                    f"embedding runtime loaded: {'yes' if loaded_onnx(pid) else 'no'}"
                 )
         finally:
             os.killpg(honcho.pid, signal.SIGINT)
