@@ -218,3 +218,37 @@ def test_a_version_1_database_gains_the_log_and_loads_whole(tmp_path):
     assert_same(matrix.nearest(conn, query, 5), vec0_nearest(conn, query, 5))
     put(conn, 3, [0, 0, 1, 0])  # and the triggers are back
     assert set(matrix.nearest(conn, query, 5)) == {1, 2, 3}
+
+
+def test_a_search_that_began_before_a_change_still_sees_every_chunk(tmp_path):
+    conn = synthetic_db(tmp_path / "m.db")
+    for chunk_id in range(1, 6):
+        put(conn, chunk_id, [1, 0.1 * chunk_id, 0, 0])
+    matrix = VectorMatrix()
+    matrix.refresh(conn)
+    before = matrix._rows  # what a search running on another thread holds
+    put(conn, 1, [0, 0, 1, 0])  # chunk 1 gets a new vector
+    matrix.refresh(conn)
+    assert set(before.ids[: before.count][before.live[: before.count]]) == {1, 2, 3, 4, 5}
+    now = matrix._rows
+    assert sorted(now.ids[: now.count][now.live[: now.count]]) == [1, 2, 3, 4, 5]
+
+
+def test_a_rebuilt_database_is_reloaded_even_when_its_log_is_longer(tmp_path):
+    """Applying a rebuilt database's log on top of the old copy would keep chunks that no
+    longer exist (and chunk ids restart, pairing old vectors with new chunks)."""
+    path = tmp_path / "m.db"
+    conn = synthetic_db(path)
+    for chunk_id in (1, 2, 3):
+        put(conn, chunk_id, [1, 0, 0, 0])
+    matrix = VectorMatrix()
+    query = np.array([1, 0, 0, 0], dtype=np.float32)
+    assert set(matrix.nearest(conn, query, 5)) == {1, 2, 3}
+    conn.close()
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    conn = synthetic_db(path)
+    for _ in range(5):  # the new log runs past the old one's head
+        put(conn, 5, [0, 1, 0, 0])
+    assert_same(matrix.nearest(conn, query, 5), vec0_nearest(conn, query, 5))
+    assert matrix.size == 1

@@ -7,6 +7,7 @@ fails with "database is locked" regardless of the busy timeout; see the field no
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 
 import apsw
@@ -114,6 +115,10 @@ def connect(path: Path, dims: int = 384) -> apsw.Connection:
                 conn.execute(vector_table_sql(dims))
             conn.execute(SCHEMA)
             set_meta(conn, "schema_version", SCHEMA_VERSION)
+    if get_meta(conn, "generation") is None:  # tells a rebuilt database from this one
+        with write_tx(conn):
+            if get_meta(conn, "generation") is None:
+                set_meta(conn, "generation", secrets.token_hex(8))
     return conn
 
 

@@ -11,10 +11,12 @@ The copy follows the database through `vector_log`, which triggers fill whenever
 or loses its vector. Each search first applies the entries it has not seen (usually none: one
 indexed lookup), so results are never staler than the committed index.
 
-Readers never lock: they take the current `_Rows` snapshot, whose first `count` columns are
-never rewritten. The writer (one at a time) appends after `count`, publishes a new snapshot,
-then clears the `live` flags of the columns replaced; when the buffer is full it packs the live
-columns into a new one.
+Readers never lock: they take the current `_Rows` snapshot, whose first `count` columns and
+`live` flags are never rewritten. The writer (one at a time) appends after `count` and
+publishes a new snapshot with its own copy of `live`, the replaced columns cleared in it (a
+search that began earlier still sees every chunk, as it was); when the buffer is full it packs
+the live columns into a new one. The database's `generation` (random, set when it is created)
+tells a rebuilt database from the one the copy came from.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ class VectorMatrix:
         self._rows = _Rows.empty()
         self._slot: dict[int, int] = {}  # chunk id -> row, live rows only (writer's own)
         self._seq: int | None = None  # last vector_log entry applied; None: never loaded
+        self._generation: str | None = None  # of the database the copy came from
         self._lock = threading.Lock()
 
     @property
@@ -78,19 +81,24 @@ class VectorMatrix:
         return {int(rows.ids[i]): float(scores[i]) for i in top if scores[i] != -np.inf}
 
     def refresh(self, conn: apsw.Connection) -> None:
-        """Apply the vector changes committed since the last call."""
-        if self._seq is not None and _log_head(conn) == self._seq:
+        """Apply the vector changes committed since the last call. While another thread applies
+        them, a search uses the copy as it is, unless nothing was ever loaded."""
+        if (self._seq, self._generation) == _log_state(conn):
             return
-        with self._lock:
-            head = _log_head(conn)
-            if self._seq is not None and head == self._seq:
+        if not self._lock.acquire(blocking=self._seq is None):
+            return
+        try:
+            head, generation = _log_state(conn)
+            if (self._seq, self._generation) == (head, generation):
                 return  # another thread caught up meanwhile
-            changed = self._changes_since(conn, head)
+            changed = None if generation != self._generation else self._changes_since(conn, head)
             if changed is None:
-                self._reload(conn, head)
+                self._reload(conn, head, generation)
             else:
                 self._apply(conn, changed)
                 self._seq = head
+        finally:
+            self._lock.release()
 
     # -- writer side (under the lock) -----------------------------------------------------
 
@@ -111,7 +119,7 @@ class VectorMatrix:
         # Point lookups in vec0 cost ~80 us each, a full scan ~9 us per row.
         return None if len(changed) > max(1000, self.size // 8) else changed
 
-    def _reload(self, conn: apsw.Connection, head: int) -> None:
+    def _reload(self, conn: apsw.Connection, head: int, generation: str | None) -> None:
         """Read every vector into a new buffer, published once complete."""
         total = conn.execute("SELECT count(*) FROM chunks WHERE has_vector = 1").fetchone()[0]
         self._slot = {}
@@ -120,11 +128,10 @@ class VectorMatrix:
             if rows.count + len(ids) > len(rows.ids) or rows.matrix.shape[0] != vectors.shape[1]:
                 rows = self._packed(rows, [], max(total, rows.count + len(ids)), vectors.shape[1])
             rows = self._written(rows, ids, vectors)
-        self._rows, self._seq = rows, head
+        self._rows, self._seq, self._generation = rows, head, generation
 
     def _apply(self, conn: apsw.Connection, changed: list[int]) -> None:
-        """New vectors become visible before the rows they replace are retired: a search in
-        between may see a chunk twice (one id, harmless), never not at all."""
+        """Publish the changed vectors and retire the columns they replace, in one step."""
         pairs = []
         for start in range(0, len(changed), FETCH_BATCH):
             part = changed[start : start + FETCH_BATCH]
@@ -140,8 +147,9 @@ class VectorMatrix:
                 capacity = int((live + BLOCK) * GROWTH)
                 rows, stale = self._packed(rows, stale, capacity, vectors.shape[1]), []
             rows = self._written(rows, ids, vectors)
-        self._rows = rows
-        rows.live[stale] = False
+        live = rows.live.copy()  # older snapshots keep theirs: no search loses a chunk
+        live[stale] = False
+        self._rows = _Rows(rows.matrix, rows.ids, live, rows.count)
 
     def _written(self, rows: _Rows, ids: np.ndarray, vectors: np.ndarray) -> _Rows:
         """`rows` with the vectors written after its last row (unseen by current readers)."""
@@ -201,5 +209,9 @@ def _unit_rows(data: bytes, count: int) -> np.ndarray:
     return vectors / np.where(norms == 0, 1.0, norms)
 
 
-def _log_head(conn: apsw.Connection) -> int:
-    return conn.execute("SELECT coalesce(max(seq), 0) FROM vector_log").fetchone()[0]
+def _log_state(conn: apsw.Connection) -> tuple[int, str | None]:
+    """(last vector_log entry, database generation), in one statement."""
+    return conn.execute(
+        "SELECT (SELECT coalesce(max(seq), 0) FROM vector_log),"
+        " (SELECT value FROM meta WHERE key = 'generation')"
+    ).fetchone()
