@@ -117,3 +117,31 @@ def test_a_common_term_is_left_to_meaning(config, workspace, embedder):
         plain.close()
     finally:
         memory.close()
+
+
+def test_the_weakest_real_hit_keeps_its_keyword_weight(tmp_path):
+    """With the common term left out, the pool holds only real hits; the floor of the
+    normalisation stays at 0, as when chunks matching only the common term (scoring ~0)
+    filled the pool, so the second-best hit is not pushed to 0."""
+    conn = db.connect(tmp_path / "m.db")
+    with db.write_tx(conn):
+        conn.execute("INSERT INTO files(path, size, mtime_ns, indexed_at) VALUES ('n.md',0,0,0)")
+        for n in range(1, CHUNKS + 1):
+            body = f"python notes filler word{n}"
+            if n == 1:
+                body += " asyncio asyncio event loop"
+            if n == 2:
+                body += " asyncio and a much longer body " + "padding " * 30
+            conn.execute(
+                "INSERT INTO chunks(id, path, start_line, end_line, heading, text, hash,"
+                " embed_hash) VALUES (?, 'n.md', ?, ?, '', ?, '', '')",
+                (n, n, n, body),
+            )
+            conn.execute(
+                "INSERT INTO chunks_fts(rowid, body, heading, path) VALUES (?, ?, '', 'n')",
+                (n, body),
+            )
+    found = MemorySearch(conn, None, MemoryConfig()).search("python asyncio", 5)
+    scores = {hit.start_line: hit.keyword_score for hit in found.results}
+    assert scores[1] == 1.0 and 0.1 < scores[2] < 1.0
+    conn.close()

@@ -7,6 +7,7 @@ When the embedding model cannot be used, search runs on keywords alone and says 
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -97,10 +98,13 @@ class MemorySearch:
         pool = max(50, limit * 5)
         warnings: list[str] = []
         vector = self._vector_leg(query, pool, warnings)
-        keyword = self._keyword_leg(query, pool, vector)
-        scores = self._fuse(keyword, vector)
+        keyword, dropped_common = self._keyword_leg(query, pool, vector)
+        # Left-out common terms matched nearly every chunk at a score of ~0, which set the
+        # pool's minimum: keep 0 as the floor, or the weakest real hit would score 0.
+        kw_norm = _normalise(keyword, low=0.0 if dropped_common else None)
+        scores = self._fuse(kw_norm, vector)
         ranked = sorted(scores, key=scores.get, reverse=True)[:limit]
-        results = self._load(ranked, scores, keyword, vector)
+        results = self._load(ranked, scores, kw_norm, vector)
         mode = "hybrid" if vector is not None else "keyword"
         return SearchResponse(
             query, results, (time.perf_counter() - started) * 1000, mode, warnings
@@ -110,19 +114,19 @@ class MemorySearch:
 
     def _keyword_leg(
         self, query: str, pool: int, vector: dict[int, float] | None
-    ) -> dict[int, float]:
-        """chunk id -> BM25 relevance (positive, higher is better).
+    ) -> tuple[dict[int, float], bool]:
+        """(chunk id -> BM25 relevance, positive; whether common terms were left out).
 
         Terms in half the chunks or more carry no BM25 weight, only cost: they are left out
         when another term remains. When every term is that common, the keyword leg only runs
         if meaning found nothing related (it then ranks by how often the terms occur)."""
         terms = query_terms(query)
         if not terms:
-            return {}
+            return {}, False
         selective = self.common_terms.without_common(self.conn, terms)
         if not selective:
             if self._related(vector):
-                return {}
+                return {}, True
             selective = terms
         expression = terms_expression(selective)
         rows = self.conn.execute(
@@ -130,7 +134,7 @@ class MemorySearch:
             " WHERE chunks_fts MATCH ? ORDER BY bm25(chunks_fts, 1.0, 0.5, 0.5) LIMIT ?",
             (expression, pool),
         )
-        return {rowid: -rank for rowid, rank in rows}
+        return {rowid: -rank for rowid, rank in rows}, len(selective) < len(terms)
 
     def _vector_leg(self, query: str, pool: int, warnings: list[str]) -> dict[int, float] | None:
         """chunk id -> cosine similarity; None when vectors cannot be used (with a warning)."""
@@ -181,9 +185,8 @@ class MemorySearch:
 
     # -- fusion ---------------------------------------------------------------------------
 
-    def _fuse(self, keyword: dict[int, float], vector: dict[int, float] | None) -> dict[int, float]:
-        """chunk id -> fused score in 0..1."""
-        kw = _normalise(keyword)
+    def _fuse(self, kw: dict[int, float], vector: dict[int, float] | None) -> dict[int, float]:
+        """chunk id -> fused score in 0..1, from normalised keyword scores and similarities."""
         if not vector:
             return kw
         vec = _normalise(vector)
@@ -201,7 +204,7 @@ class MemorySearch:
         self,
         ids: list[int],
         scores: dict[int, float],
-        keyword: dict[int, float],
+        kw_norm: dict[int, float],
         vector: dict[int, float] | None,
     ) -> list[SearchResult]:
         if not ids:
@@ -213,7 +216,6 @@ class MemorySearch:
             ids,
         )
         by_id = {row[0]: row for row in rows}
-        kw_norm = _normalise(keyword)
         results = []
         for cid in ids:
             if cid not in by_id:  # deleted between the legs and the load
@@ -225,24 +227,31 @@ class MemorySearch:
                     start_line=start,
                     end_line=end,
                     heading=heading,
-                    score=round(float(scores.get(cid, 0.0)), 4),
+                    score=_rounded(scores.get(cid, 0.0)),
                     snippet=_snippet(text),
-                    keyword_score=round(float(kw_norm.get(cid, 0.0)), 4),
-                    vector_score=round(float((vector or {}).get(cid, 0.0)), 4),
+                    keyword_score=_rounded(kw_norm.get(cid, 0.0)),
+                    vector_score=_rounded((vector or {}).get(cid, 0.0)),
                 )
             )
         return results
 
 
-def _normalise(scores: dict[int, float]) -> dict[int, float]:
-    """Min-max to 0..1 within one leg's pool (a single hit scores 1)."""
+def _normalise(scores: dict[int, float], low: float | None = None) -> dict[int, float]:
+    """Min-max to 0..1 within one leg's pool (a single hit scores 1); `low` fixes the floor."""
     if not scores:
         return {}
-    low, high = min(scores.values()), max(scores.values())
+    high = max(scores.values())
+    low = min(scores.values()) if low is None else low
     span = high - low
     if span <= 1e-12:
         return {cid: 1.0 for cid in scores}
     return {cid: (value - low) / span for cid, value in scores.items()}
+
+
+def _rounded(value: float) -> float:
+    """4 decimals; a NaN (a zero vector on sqlite-vec's path) becomes 0, as JSON has none."""
+    value = float(value)
+    return round(value, 4) if math.isfinite(value) else 0.0
 
 
 def _snippet(text: str) -> str:
