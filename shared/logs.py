@@ -19,6 +19,7 @@ import fcntl
 import logging
 import os
 import re
+import stat
 import sys
 import threading
 from datetime import UTC, datetime
@@ -51,13 +52,15 @@ class PrivateRotatingFileHandler(RotatingFileHandler):
 
     def _open(self):  # noqa: ANN202 - the stdlib's signature
         fd = os.open(self.baseFilename, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        self._regular = stat.S_ISREG(os.fstat(fd).st_mode)
         return open(fd, self.mode, encoding=self.encoding, errors=self.errors)  # noqa: SIM115
 
     def shouldRollover(self, record: logging.LogRecord) -> bool:  # noqa: N802 - stdlib name
-        """The stdlib's check without its two stat calls per line (the file is ours)."""
+        """The stdlib's check, with its two stat calls done once per opened file, not per
+        line (and, like it, never rolling over anything but a regular file)."""
         if self.stream is None:
             self.stream = self._open()
-        if self.maxBytes <= 0:
+        if self.maxBytes <= 0 or not self._regular:
             return False
         return self.stream.tell() + len(self.format(record)) + 1 >= self.maxBytes
 

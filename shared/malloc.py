@@ -10,17 +10,18 @@ Two glibc defaults make a threaded server's resident memory grow past what it us
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
+import functools
 import sys
 
 M_ARENA_MAX = -8  # from glibc's malloc.h
 
 
+@functools.cache
 def _glibc() -> ctypes.CDLL | None:
     if not sys.platform.startswith("linux"):
         return None
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc = ctypes.CDLL(None)  # the process's own symbols, libc's included
         return libc if hasattr(libc, "malloc_trim") and hasattr(libc, "mallopt") else None
     except OSError:  # musl or an unusual libc: nothing to tune
         return None

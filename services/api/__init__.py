@@ -1,7 +1,8 @@
 """The HTTP API: FastAPI on uvicorn, loopback by default, bearer token on every `/api/*` route.
 
-Routes are plain `def` functions: FastAPI runs them in its threadpool, where blocking SQLite
-and queue calls belong (an `async def` would block the event loop on them).
+Routes are plain `def` functions, which FastAPI runs in its threadpool, where blocking SQLite and
+queue calls belong; the memory routes are `async def` and hand their work to the API's own
+memory-DB threads (`ApiState.in_memory`). No route blocks the event loop.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """What the API process holds: config, token, the model (for query vectors), queue, and the
 memory DB behind a few threads of its own.
 
-Requests reach the memory DB through `ApiState.in_memory`: a small pool of threads, each with
-one apsw connection (connections are not shared across threads). Any number of concurrent
-requests thus needs a handful of connections and page caches, not one per threadpool thread.
+Memory routes reach the memory DB through `ApiState.in_memory`: two threads, each with one apsw
+connection (connections are not shared across threads), whatever the number of concurrent
+requests. (A chat's tools open one in the chat's own thread.)
 Search-heavy state is shared by those connections: the vectors in memory and which terms are
 too common to score (see `VectorMatrix` and `CommonTerms`).
 """
