@@ -40,6 +40,13 @@ class _Rows:
     live: np.ndarray  # (capacity,) bool; False once a row's chunk lost or replaced its vector
     count: int
 
+    def has_room_for(self, vectors: np.ndarray) -> bool:
+        """Whether `vectors` (one per row) fit after `count`, with the same dimensions."""
+        return (
+            self.count + len(vectors) <= len(self.ids)
+            and self.matrix.shape[0] == (vectors.shape[1])
+        )
+
     @classmethod
     def empty(cls, dims: int = 0, capacity: int = 0) -> _Rows:
         return cls(
@@ -125,7 +132,7 @@ class VectorMatrix:
         self._slot = {}
         rows = _Rows.empty()
         for ids, vectors in _blocks(conn.execute("SELECT chunk_id, embedding FROM chunks_vec")):
-            if rows.count + len(ids) > len(rows.ids) or rows.matrix.shape[0] != vectors.shape[1]:
+            if not rows.has_room_for(vectors):
                 rows = self._packed(rows, [], max(total, rows.count + len(ids)), vectors.shape[1])
             rows = self._written(rows, ids, vectors)
         self._rows, self._seq, self._generation = rows, head, generation
@@ -142,7 +149,7 @@ class VectorMatrix:
         stale = [self._slot.pop(chunk_id) for chunk_id in changed if chunk_id in self._slot]
         rows = self._rows
         for ids, vectors in _blocks(pairs):
-            if rows.count + len(ids) > len(rows.ids) or rows.matrix.shape[0] != vectors.shape[1]:
+            if not rows.has_room_for(vectors):
                 live = len(self._slot) + len(ids)
                 capacity = int((live + BLOCK) * GROWTH)
                 rows, stale = self._packed(rows, stale, capacity, vectors.shape[1]), []
