@@ -15,6 +15,7 @@ from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from shared.durable import write_all
 from shared.logs import get_logger
 from shared.workspace import resolve_in_workspace
 
@@ -56,7 +57,7 @@ def append_daily_log(workspace: Path, now: datetime, zone: tzinfo, heading: str,
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         block = _separator(path, fd, now.astimezone(zone)) + f"## {heading}\n\n{body.strip()}\n"
-        _write_all(fd, block.encode("utf-8"))
+        write_all(fd, block.encode("utf-8"))
         os.fsync(fd)
     finally:
         os.close(fd)
@@ -74,12 +75,6 @@ def _separator(path: Path, fd: int, local: datetime) -> str:
     if tail.endswith(b"\n\n"):
         return ""
     return "\n" if tail.endswith(b"\n") else "\n\n"
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
 
 
 def record_alert(

@@ -13,6 +13,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from shared.durable import fsync_dir
 from shared.heartbeat.checklist import HEARTBEAT_FILE
 from shared.workspace import resolve_in_workspace
 
@@ -146,12 +147,4 @@ def _swap_in(path: Path, original: bytes, updated: bytes) -> None:
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    fsync_dir(path.parent)

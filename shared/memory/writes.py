@@ -17,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 
 from shared.config import Config
+from shared.durable import fsync_dir, write_all
 from shared.workspace import relative_path, resolve_in_workspace
 
 MAX_ENTRY_CHARS = 20_000
@@ -59,7 +60,7 @@ def append_daily_entry(config: Config, text: str, now: datetime) -> WriteResult:
             size = os.fstat(fd).st_size
             prefix = f"# {now:%Y-%m-%d}\n\n" if size == 0 else _separator(path, size)
             data = (prefix + entry).encode("utf-8")
-            _write_all(fd, data)
+            write_all(fd, data)
             os.fsync(fd)
         finally:
             os.close(fd)
@@ -107,7 +108,7 @@ def atomic_write(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        _write_all(fd, text.encode("utf-8"))
+        write_all(fd, text.encode("utf-8"))
         os.fsync(fd)
         os.close(fd)
         fd = -1
@@ -120,7 +121,7 @@ def atomic_write(path: Path, text: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 def _clean_entry(text: str) -> str:
@@ -175,18 +176,3 @@ def _locked(config: Config, name: str) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        written = os.write(fd, view)
-        view = view[written:]
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
