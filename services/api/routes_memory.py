@@ -64,7 +64,7 @@ async def search(
     if not q.strip():
         raise ApiError(422, "q: must contain something to search for")
     # The hot path: `SearchResponse.as_dict` already has the documented shape, and
-    # re-validating it through the response model cost a tenth of each request's CPU.
+    # re-validating it through the response model took a tenth of the API's GIL time (py-spy).
     found = await request.app.state.api.in_memory(lambda memory: memory.search(q, limit))
     return JSONResponse(found.as_dict())
 
