@@ -144,29 +144,27 @@ def main() -> None:
             honcho.wait(20)
 
 
+def api_get(port: int, token: str, path: str, **params: object) -> dict:
+    query = f"?{urllib.parse.urlencode(params)}" if params else ""
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}{query}", headers={"Authorization": f"Bearer {token}"}
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())
+
+
 def search_a_while(port: int, token_file: Path, count: int = 200) -> int:
     """Searches through the API, so its memory includes what serving them holds."""
     token = token_file.read_text().strip()
     for n in range(count):
-        query = urllib.parse.urlencode({"q": f"{WORDS[n % len(WORDS)]} {n}", "limit": 6})
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{port}/api/memory/search?{query}",
-            headers={"Authorization": f"Bearer {token}"},
-        )
-        with urllib.request.urlopen(request, timeout=30) as response:
-            json.loads(response.read())
+        api_get(port, token, "/api/memory/search", q=f"{WORDS[n % len(WORDS)]} {n}", limit=6)
     return count
 
 
 def wait_indexed(port: int, token_file: Path, files: int) -> int:
     token = token_file.read_text().strip()
     while True:
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{port}/api/memory/stats",
-            headers={"Authorization": f"Bearer {token}"},
-        )
-        with urllib.request.urlopen(request, timeout=10) as response:
-            stats = json.loads(response.read())
+        stats = api_get(port, token, "/api/memory/stats")
         if (
             stats["files_indexed"] >= files
             and stats["files_pending"] == 0
