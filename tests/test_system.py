@@ -91,6 +91,16 @@ def api_client(config, port: int) -> httpx.Client:
     )
 
 
+def healthy_client(config, port: int, what: str = "the API to be healthy") -> httpx.Client:
+    client = api_client(config, port)
+    wait_for(lambda: healthy(client), 120, what)
+    return client
+
+
+def post_task(client: httpx.Client, prompt: str) -> str:
+    return client.post("/api/tasks", json={"prompt": prompt}).json()["id"]
+
+
 def healthy(client: httpx.Client) -> bool:
     try:
         return client.get("/health").json()["status"] == "ok"
@@ -118,11 +128,8 @@ def test_user_story_under_honcho(tmp_path):
     )
     honcho = Honcho(env, tmp_path / "honcho.log")
     try:
-        client = api_client(config, port)
-        wait_for(lambda: healthy(client), 120, "the API to be healthy")
-        task_id = client.post(
-            "/api/tasks", json={"prompt": "Summarise what I wrote about garlic."}
-        ).json()["id"]
+        client = healthy_client(config, port)
+        task_id = post_task(client, "Summarise what I wrote about garlic.")
         task = finished_task(client, task_id)
         assert task["status"] == "succeeded", task
         assert task["result"].strip() and task["total_tokens"] > 0
@@ -169,11 +176,8 @@ def test_a_worker_killed_mid_task_completes_it_once_after_restart(tmp_path):
     config, env, port = system_env(tmp_path)
     honcho = Honcho(env, tmp_path / "honcho.log")
     try:
-        client = api_client(config, port)
-        wait_for(lambda: healthy(client), 120, "the API to be healthy")
-        task_id = client.post(
-            "/api/tasks", json={"prompt": "Write three sentences about autumn."}
-        ).json()["id"]
+        client = healthy_client(config, port)
+        task_id = post_task(client, "Write three sentences about autumn.")
         wait_for(
             lambda: client.get(f"/api/tasks/{task_id}").json()["status"] == "running",
             120,
@@ -191,8 +195,7 @@ def test_a_worker_killed_mid_task_completes_it_once_after_restart(tmp_path):
         )
     honcho = Honcho(env, tmp_path / "honcho2.log")
     try:
-        client = api_client(config, port)
-        wait_for(lambda: healthy(client), 120, "the API to be healthy again")
+        client = healthy_client(config, port, "the API to be healthy again")
         task = finished_task(client, task_id)
         assert task["status"] == "succeeded", task
         sessions = [p for p in config.sessions_dir.glob(f"task-{task_id}.jsonl")]
@@ -211,7 +214,7 @@ def test_tasks_posted_before_any_worker_runs_are_done_when_one_starts(tmp_path, 
     config, env, port = system_env(tmp_path)
     services("lg-order-api", ["run", "api"], env, "Uvicorn running on")
     client = api_client(config, port)
-    task_id = client.post("/api/tasks", json={"prompt": "Say hello."}).json()["id"]
+    task_id = post_task(client, "Say hello.")
     time.sleep(1)
     assert client.get(f"/api/tasks/{task_id}").json()["status"] == "queued"
     services("lg-order-llm", ["run", "llm"], env, "Uvicorn running on")
@@ -252,8 +255,7 @@ def test_worker_before_api_and_deleted_databases_are_rebuilt(tmp_path, xprocess,
 def test_sigterm_stops_every_service_within_honchos_grace(tmp_path):
     config, env, port = system_env(tmp_path)
     honcho = Honcho(env, tmp_path / "honcho.log")
-    client = api_client(config, port)
-    wait_for(lambda: healthy(client), 120, "the API to be healthy")
+    healthy_client(config, port)
     pids = honcho.child_pids()
     seconds = honcho.stop(signal.SIGTERM)
     assert seconds < 6.5, f"stopping took {seconds:.1f} s (honcho kills after 5 s)"
