@@ -11,9 +11,11 @@ Counts such as `max_tokens` or `prompt_tokens` are not credentials and stay visi
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,57 +26,77 @@ _SENSITIVE_KEY = re.compile(
     r"(?:^|_)(?:api_?key|access_?key|secret_?key|private_?key|client_secret|token|secret|"
     r"password|passwd|passphrase|authorization|auth|cookie|set_cookie|credentials?)$"
 )
-_KEY_SHAPES: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"\bBearer\s+[A-Za-z0-9._~+/=-]{8,}", re.IGNORECASE), f"Bearer {MASK}"),
-    (re.compile(r"(?<![A-Za-z0-9])sk-[A-Za-z0-9_-]{16,}"), MASK),  # OpenAI, Anthropic sk-ant-
-    (re.compile(r"\bgh[pousr]_[A-Za-z0-9]{30,}"), MASK),
-    (re.compile(r"\bgithub_pat_[A-Za-z0-9_]{22,}"), MASK),
-    (re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}"), MASK),
-    (re.compile(r"\bAKIA[0-9A-Z]{16}\b"), MASK),
-    (re.compile(r"\bAIza[0-9A-Za-z_-]{35}"), MASK),
-    (re.compile(r"\b(?:hf|gsk|xai|pplx|r8)_[A-Za-z0-9]{20,}"), MASK),
-    (re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"), MASK),
+
+
+@dataclass(frozen=True)
+class KeyShape:
+    """A secret's shape, and the literals (lower case) at least one of which any match contains:
+    checking those with `in` is ~10x cheaper than a regex pass, and most text has none."""
+
+    pattern: re.Pattern[str]
+    replacement: str
+    markers: tuple[str, ...]
+
+
+_KEY_SHAPES: list[KeyShape] = [
+    KeyShape(
+        re.compile(r"\bBearer\s+[A-Za-z0-9._~+/=-]{8,}", re.IGNORECASE),
+        f"Bearer {MASK}",
+        ("bearer",),
+    ),
+    # OpenAI, Anthropic (sk-ant-...)
+    KeyShape(re.compile(r"(?<![A-Za-z0-9])sk-[A-Za-z0-9_-]{16,}"), MASK, ("sk-",)),
+    KeyShape(
+        re.compile(r"\bgh[pousr]_[A-Za-z0-9]{30,}"), MASK, ("ghp_", "gho_", "ghu_", "ghs_", "ghr_")
+    ),
+    KeyShape(re.compile(r"\bgithub_pat_[A-Za-z0-9_]{22,}"), MASK, ("github_pat_",)),
+    KeyShape(re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}"), MASK, ("xox",)),
+    KeyShape(re.compile(r"\bAKIA[0-9A-Z]{16}\b"), MASK, ("akia",)),
+    KeyShape(re.compile(r"\bAIza[0-9A-Za-z_-]{35}"), MASK, ("aiza",)),
+    KeyShape(
+        re.compile(r"\b(?:hf|gsk|xai|pplx|r8)_[A-Za-z0-9]{20,}"),
+        MASK,
+        ("hf_", "gsk_", "xai_", "pplx_", "r8_"),
+    ),
+    KeyShape(
+        re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"),
+        MASK,
+        ("eyj",),
+    ),
     # `api_key=...`, `"password": "..."`, `?token=...` inside free text.
-    (
+    KeyShape(
         re.compile(
             r"(?i)\b((?:x-)?api[_-]?key|access[_-]?token|token|password|passwd|secret|"
             r"client[_-]secret)(\"?'?\s*[:=]\s*)(?!\[redacted\])"
             r"(\"[^\"]*\"|'[^']*'|[^\s\"'&,;}]{4,})"
         ),
         rf"\1\2{MASK}",
+        ("key", "token", "passw", "secret"),
     ),
 ]
-
-
-def _any_of(shapes: list[tuple[re.Pattern[str], str]]) -> re.Pattern[str]:
-    """One pattern matching wherever any shape matches: most text has no secret, and one pass
-    over it is much cheaper than one pass per shape."""
-    parts = []
-    for pattern, _ in shapes:
-        source = pattern.pattern
-        if source.startswith("(?i)"):
-            source = f"(?i:{source[4:]})"
-        elif pattern.flags & re.IGNORECASE:
-            source = f"(?i:{source})"
-        parts.append(f"(?:{source})")
-    return re.compile("|".join(parts))
-
-
-_ANY_SHAPE = _any_of(_KEY_SHAPES)
+_ANY_MARKER = re.compile("|".join(re.escape(m) for shape in _KEY_SHAPES for m in shape.markers))
 
 
 def is_sensitive_key(key: object) -> bool:
-    return isinstance(key, str) and bool(_SENSITIVE_KEY.search(key.lower().replace("-", "_")))
+    return isinstance(key, str) and _is_sensitive_name(key)
+
+
+@functools.lru_cache(maxsize=4096)  # log events reuse a few dozen keys
+def _is_sensitive_name(key: str) -> bool:
+    return bool(_SENSITIVE_KEY.search(key.lower().replace("-", "_")))
 
 
 def redact_text(text: str, exact: str | None = None) -> str:
     """Mask key-shaped substrings and every occurrence of `exact` (the LocalGPT token)."""
     if exact and len(exact) >= MIN_TOKEN_CHARS and exact in text:
         text = text.replace(exact, MASK)
-    if not _ANY_SHAPE.search(text):
+    # casefold() maps what IGNORECASE matches too (the Kelvin sign to k, the long s to s).
+    folded = text.casefold()
+    if not _ANY_MARKER.search(folded):
         return text
-    for pattern, replacement in _KEY_SHAPES:
-        text = pattern.sub(replacement, text)
+    for shape in _KEY_SHAPES:
+        if any(marker in folded for marker in shape.markers):
+            text = shape.pattern.sub(shape.replacement, text)
     return text
 
 

@@ -101,3 +101,28 @@ def test_token_file_is_reread_when_it_changes(tmp_path):
     assert token.value() == "second-token-value-longer"
     path.unlink()
     assert token.value() is None
+
+
+def test_marker_prefilter_masks_exactly_what_every_shape_would():
+    """Each shape runs only when one of its markers is in the text: that must never skip a match.
+    Reference: every shape applied unconditionally, on random texts built from secret fragments,
+    letters that IGNORECASE folds (Kelvin sign, long s, dotted I) and separators."""
+    import random
+
+    from shared.redact import _KEY_SHAPES
+
+    def unconditional(text: str) -> str:
+        for shape in _KEY_SHAPES:
+            text = shape.pattern.sub(shape.replacement, text)
+        return text
+
+    # fmt: off
+    pieces = ["Bearer ", "BEARER\t", "sk-", "ghp_", "github_pat_", "xoxb-", "AKIA", "AIza",
+              "hf_", "eyJ", ".eyJ", "api_key", "API-KEY", "x-api-key", "access_token", "ToKeN",
+              "pa\u017fsword", "passwd", "\u212aey", "secret", "client-secret", "=", ": ", '"',
+              "'", " ", "&", "[redacted]", "A1b2C3d4E5f6G7h8", "xyz0123456789", "\u0130", "?q="]
+    # fmt: on
+    rng = random.Random(7)
+    for _ in range(3000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 12)))
+        assert redact_text(text) == unconditional(text), text
