@@ -123,6 +123,30 @@ def test_search_by_meaning_follows_notes_indexed_after_start(api, embedder):
         indexer.close()
 
 
+def test_the_fast_path_and_the_route_answer_alike(api, embedder):
+    """Well-formed searches are answered by `SearchFastPath`; an unknown extra parameter sends the
+    same search through the FastAPI route. Both must give the same body."""
+    config, client, _ = api
+    sections = "".join(f"## Walk {n}\n\nThe lighthouse path, stretch {n}.\n\n" for n in range(4))
+    write(config.workspace_dir / "knowledge" / "walks.md", "# Walks\n\n" + sections)
+    indexer = Memory(config, embedder)
+    try:
+        indexer.sync()
+        for params, count in [({"q": "lighthouse"}, 4), ({"q": "lighthouse", "limit": 2}, 2)]:
+            fast = client.get("/api/memory/search", params=params)
+            route = client.get("/api/memory/search", params={**params, "via": "route"})
+            assert fast.status_code == route.status_code == 200
+            assert fast.headers["content-type"] == route.headers["content-type"]
+            fast_body, route_body = fast.json(), route.json()
+            assert fast_body.pop("took_ms") >= 0 and route_body.pop("took_ms") >= 0
+            assert fast_body == route_body
+            assert len(fast_body["results"]) == count
+    finally:
+        (config.workspace_dir / "knowledge" / "walks.md").unlink()
+        indexer.sync()
+        indexer.close()
+
+
 @pytest.mark.parametrize(
     "params, fragment",
     [

@@ -24,6 +24,7 @@ from services.api import (
 from services.api.auth import require_token
 from services.api.errors import install_error_handlers
 from services.api.limits import BodyLimitMiddleware
+from services.api.search_fast_path import SearchFastPath
 from services.api.state import ApiState
 from services.api.web import mount_web
 from shared.config import Config
@@ -66,6 +67,7 @@ def create_app(config: Config) -> FastAPI:
     app.include_router(routes_health.router)
     app.include_router(api)
     mount_web(app)
+    app.add_middleware(SearchFastPath)  # outermost of ours: see its docstring
     return app
 
 

@@ -1,0 +1,71 @@
+"""`GET /api/memory/search` for well-formed, authorised requests, without the framework's
+per-request machinery.
+
+Search is the API's hot route, and the API's throughput is bound by the GIL: FastAPI's routing,
+dependency solving and validation held it about as long as the search itself (`bench/api.py`).
+This pure-ASGI middleware answers the common case directly: a valid bearer token, `q` (and
+optionally `limit`) in range, no body. Anything else (a missing or wrong token, an invalid or
+unexpected parameter, a body) falls through to the FastAPI route, which stays the documented one
+and produces every error, so both paths give the same answers. Tests compare them.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qsl
+
+from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from shared.memory.search import MAX_LIMIT
+from shared.token import token_matches
+
+PATH = "/api/memory/search"
+MAX_QUERY_CHARS = 2000
+_LIMIT = re.compile(r"[1-9][0-9]{0,2}")
+
+
+class SearchFastPath:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] != PATH or scope["method"] != "GET":
+            await self.app(scope, receive, send)
+            return
+        state = scope["app"].state.api
+        params = _search_params(scope, state.token)
+        if params is None:
+            await self.app(scope, receive, send)
+            return
+        query, limit = params
+        found = await state.in_memory(lambda memory: memory.search(query, limit))
+        await JSONResponse(found.as_dict())(scope, receive, send)
+
+
+def _search_params(scope: Scope, token: str) -> tuple[str, int | None] | None:
+    """(q, limit) when the request is one the route would accept as is; None otherwise."""
+    authorization = None
+    for name, value in scope["headers"]:
+        if name in (b"content-length", b"transfer-encoding"):
+            return None  # a body: the route's size limit and errors apply
+        if name == b"authorization" and authorization is None:
+            authorization = value.decode("latin-1")  # the first one, as Starlette reads it
+    if authorization is None:
+        return None
+    scheme, _, credentials = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token_matches(token, credentials):
+        return None
+    params = parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)
+    names = [name for name, _ in params]
+    if "q" not in names or len(set(names)) != len(names) or not set(names) <= {"q", "limit"}:
+        return None
+    values = dict(params)
+    query, limit = values["q"], values.get("limit")
+    if not (0 < len(query) <= MAX_QUERY_CHARS and query.strip()):
+        return None
+    if limit is None:
+        return query, None
+    if not _LIMIT.fullmatch(limit) or int(limit) > MAX_LIMIT:
+        return None
+    return query, int(limit)

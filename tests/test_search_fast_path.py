@@ -1,0 +1,63 @@
+"""Which search requests the fast path answers itself; everything else must reach the route."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.api.search_fast_path import PATH, _search_params
+
+TOKEN = "t" * 43
+
+
+def scope(query: bytes, headers: list[tuple[bytes, bytes]] | None = None) -> dict:
+    if headers is None:
+        headers = [(b"authorization", b"Bearer " + TOKEN.encode())]
+    return {"type": "http", "method": "GET", "path": PATH, "query_string": query,
+            "headers": headers}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        (b"q=ferry", ("ferry", None)),
+        (b"q=ferry+to+Hydra&limit=3", ("ferry to Hydra", 3)),
+        (b"limit=100&q=%C3%A9t%C3%A9", ("\u00e9t\u00e9", 100)),
+        (b"q=" + b"x" * 2000, ("x" * 2000, None)),
+    ],
+)
+def test_well_formed_requests_are_answered(query, expected):
+    assert _search_params(scope(query), TOKEN) == expected
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        b"", b"q=", b"q=+++", b"q=" + b"x" * 2001, b"limit=3",
+        b"q=x&limit=0", b"q=x&limit=101", b"q=x&limit=many", b"q=x&limit=03", b"q=x&limit=+3",
+        b"q=x&limit=", b"q=x&q=y", b"q=x&limit=3&limit=4", b"q=x&other=1",
+    ],
+)  # fmt: skip
+def test_anything_the_route_might_treat_differently_falls_through(query):
+    assert _search_params(scope(query), TOKEN) is None
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        [],
+        [(b"authorization", b"Bearer wrong")],
+        [(b"authorization", b"Basic " + TOKEN.encode())],
+        [(b"authorization", b"Bearer  " + TOKEN.encode())],
+        [(b"authorization", b"Bearer wrong"), (b"authorization", b"Bearer " + TOKEN.encode())],
+        [(b"authorization", b"Bearer " + TOKEN.encode()), (b"content-length", b"5")],
+        [(b"authorization", b"Bearer " + TOKEN.encode()), (b"transfer-encoding", b"chunked")],
+    ],
+)
+def test_missing_or_wrong_tokens_and_bodies_fall_through(headers):
+    """The route gives the 401 (or 413) with its message; the fast path never answers those."""
+    assert _search_params(scope(b"q=ferry", headers), TOKEN) is None
+
+
+def test_the_scheme_is_case_insensitive_like_the_route():
+    headers = [(b"authorization", b"bearer " + TOKEN.encode())]
+    assert _search_params(scope(b"q=ferry", headers), TOKEN) == ("ferry", None)
