@@ -214,6 +214,7 @@ def configure_logging(
         handlers.append(file_handler)
     else:
         _Sink.release()
+    _skip_unused_record_fields()
     root = logging.getLogger()
     for old in root.handlers:
         if old not in handlers:
@@ -225,6 +226,14 @@ def configure_logging(
         lib_logger.handlers.clear()
         lib_logger.propagate = True
     return path
+
+
+def _skip_unused_record_fields() -> None:
+    """Our lines carry `service` and `pid`, never the caller, thread or process name: skip
+    collecting those for every record (the logging HOWTO's "Optimization" settings; the caller
+    lookup walks the stack on every call)."""
+    logging._srcfile = None
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
 
 
 def record_time(_: object, __: str, event: dict) -> dict:
