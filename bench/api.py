@@ -1,10 +1,11 @@
 """Search under load: `GET /api/memory/search` over HTTP vs the same search in-process.
 
 Builds an index of about 20,000 chunks, starts the real API (`localgpt run api`), then runs the
-same query mix twice for the same duration and concurrency: first through HTTP (asyncio clients
-with keep-alive), then in-process (threads calling the search directly, one DB connection
-each). Each side first runs the mix once, unmeasured, so both are measured warm (query vectors
-cached, in-memory vectors loaded). Prints p50/p99 latency and requests/s for both.
+same query mix for the same duration and concurrency two ways: through HTTP (asyncio clients
+with keep-alive), and in-process (threads calling the search directly, one DB connection
+each). The two alternate in 5-second rounds. Each side first runs the mix once, unmeasured, so
+both are measured warm (query vectors cached, in-memory vectors loaded). Prints p50/p99 latency
+and requests/s for both.
 
     python bench/api.py [--files 6700] [--clients 8] [--seconds 30] [--model-path DIR]
                         [--home DIR]
@@ -41,6 +42,8 @@ from shared.config import load_config  # noqa: E402
 from shared.memory import CommonTerms, Memory, VectorMatrix, make_embedder  # noqa: E402
 from shared.memory.vector_matrix import single_threaded_blas  # noqa: E402
 from shared.workspace import init_home  # noqa: E402
+
+ROUND_SECONDS = 5.0
 
 
 def queries(count: int = 200, seed: int = 3, files: int = 6700) -> list[str]:
@@ -120,37 +123,43 @@ async def http_load(
     return latencies
 
 
-def in_process_load(config, embedder, mix: list[str], clients: int, seconds: float) -> list[float]:
+class InProcessLoad:
     """The API's search setup without HTTP: a connection per thread, shared vectors and
     common-term answers, the same (lean) query encoder."""
-    latencies: list[float] = []
-    lock = threading.Lock()
-    deadline = time.perf_counter() + seconds
-    vectors, common_terms = VectorMatrix(), CommonTerms()
-    single_threaded_blas()
-    warm_up = Memory(config, embedder, vectors, common_terms)
-    for query in mix:
-        warm_up.search(query, 6)
-    warm_up.close()
 
-    def one_client(offset: int) -> None:
-        memory = Memory(config, embedder, vectors, common_terms)
-        i, mine = offset, []
-        while time.perf_counter() < deadline:
-            started = time.perf_counter()
-            memory.search(mix[i % len(mix)], 6)
-            mine.append(time.perf_counter() - started)
-            i += clients
-        with lock:
-            latencies.extend(mine)
-        memory.close()
+    def __init__(self, config, embedder, mix: list[str], clients: int) -> None:
+        self.mix, self.clients = mix, clients
+        vectors, common_terms = VectorMatrix(), CommonTerms()
+        single_threaded_blas()
+        self.memories = [Memory(config, embedder, vectors, common_terms) for _ in range(clients)]
+        for query in mix:  # warm: vectors loaded, query vectors cached
+            self.memories[0].search(query, 6)
 
-    threads = [threading.Thread(target=one_client, args=(n,)) for n in range(clients)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return latencies
+    def run(self, seconds: float) -> list[float]:
+        latencies: list[float] = []
+        lock = threading.Lock()
+        deadline = time.perf_counter() + seconds
+
+        def one_client(offset: int) -> None:
+            memory, i, mine = self.memories[offset], offset, []
+            while time.perf_counter() < deadline:
+                started = time.perf_counter()
+                memory.search(self.mix[i % len(self.mix)], 6)
+                mine.append(time.perf_counter() - started)
+                i += self.clients
+            with lock:
+                latencies.extend(mine)
+
+        threads = [threading.Thread(target=one_client, args=(n,)) for n in range(self.clients)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return latencies
+
+    def close(self) -> None:
+        for memory in self.memories:
+            memory.close()
 
 
 @contextlib.contextmanager
@@ -224,8 +233,8 @@ def main() -> None:
             token = (Path(home) / "token").read_text().strip()
             mix = queries(files=args.files)
             print(
-                f"{args.clients} concurrent clients, {args.seconds:.0f} s each, "
-                f"{len(mix)} distinct queries"
+                f"{args.clients} concurrent clients, {args.seconds:.0f} s each side in "
+                f"{ROUND_SECONDS:.0f} s rounds, {len(mix)} distinct queries"
             )
             warm_up = [
                 httpx.get(
@@ -237,17 +246,28 @@ def main() -> None:
                 for q in mix
             ]
             assert all(r.status_code == 200 for r in warm_up)
-            cpu_before = time.process_time()
-            http = asyncio.run(http_load(port, token, mix, args.clients, args.seconds))
-            client_cpu = (time.process_time() - cpu_before) / max(1, len(http)) * 1000
+            local_load = InProcessLoad(
+                config, make_embedder(config, for_queries=True), mix, args.clients
+            )
+            # The sides alternate in short rounds, so a busy neighbour on this shared machine
+            # slows both alike rather than whichever side it happened to overlap.
+            rounds = max(1, round(args.seconds / ROUND_SECONDS))
+            http, local, client_cpu = [], [], 0.0
+            for _ in range(rounds):
+                cpu_before = time.process_time()
+                http += asyncio.run(
+                    http_load(port, token, mix, args.clients, args.seconds / rounds)
+                )
+                client_cpu += time.process_time() - cpu_before
+                local += local_load.run(args.seconds / rounds)
+            local_load.close()
         finally:
             api.terminate()
             api.wait(10)
-        query_embedder = make_embedder(config, for_queries=True)
-        local = in_process_load(config, query_embedder, mix, args.clients, args.seconds)
+    client_cpu_ms = client_cpu / max(1, len(http)) * 1000
     http_p50, http_p99 = report("HTTP", http, args.seconds)
     local_p50, local_p99 = report("in-process", local, args.seconds)
-    print(f"(the HTTP load client used {client_cpu:.2f} ms of CPU per request)")
+    print(f"(the HTTP load client used {client_cpu_ms:.2f} ms of CPU per request)")
     print(
         f"HTTP / in-process: p50 {http_p50 / local_p50:.2f}x, p99 {http_p99 / local_p99:.2f}x,"
         f" throughput {len(local) / max(1, len(http)):.2f}x fewer requests over HTTP"

@@ -6,7 +6,8 @@ dependency solving and validation held it about as long as the search itself (`b
 This pure-ASGI middleware answers the common case directly: a valid bearer token, `q` (and
 optionally `limit`) in range, no body. Anything else (a missing or wrong token, an invalid or
 unexpected parameter, a body) falls through to the FastAPI route, which stays the documented one
-and produces every error, so both paths give the same answers. Tests compare them.
+and produces every error, so both paths give the same answers. Tests compare them. The body is
+encoded by orjson in the DB thread (the stdlib encoder took ~60 us of the event loop's time).
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qsl
 
-from fastapi.responses import JSONResponse
+import orjson
+from fastapi.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from shared.memory.search import MAX_LIMIT
@@ -39,8 +41,10 @@ class SearchFastPath:
             await self.app(scope, receive, send)
             return
         query, limit = params
-        found = await state.in_memory(lambda memory: memory.search(query, limit))
-        await JSONResponse(found.as_dict())(scope, receive, send)
+        body = await state.in_memory(
+            lambda memory: orjson.dumps(memory.search(query, limit).as_dict())
+        )
+        await Response(body, media_type="application/json")(scope, receive, send)
 
 
 def _search_params(scope: Scope, token: str) -> tuple[str, int | None] | None:
