@@ -37,6 +37,9 @@ class EmbeddingConfig:
     model_path: str = ""  # a local fastembed model folder; empty: fastembed's catalogue
     batch_size: int = 32
     threads: int = 0  # onnxruntime intra-op threads; 0: one per core
+    # How long a starting API waits for a worker to serve query vectors (see query_service.py)
+    # before it loads a model of its own.
+    query_service_wait: float = 10.0
 
 
 @dataclass
@@ -210,6 +213,7 @@ ENV_OVERRIDES: dict[str, tuple[str, str]] = {
     "LOCALGPT_WORKSPACE": ("workspace", "path"),
     "LOCALGPT_EMBEDDING_MODEL": ("embedding", "model"),
     "LOCALGPT_EMBEDDING_MODEL_PATH": ("embedding", "model_path"),
+    "LOCALGPT_QUERY_SERVICE_WAIT": ("embedding", "query_service_wait"),
     "LOCALGPT_HOST": ("server", "host"),
     "LOCALGPT_PORT": ("server", "port"),
     "LOCALGPT_LLM_MODEL": ("llm", "model"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import stat
+from pathlib import Path
 
 import httpx
 import pytest
@@ -87,6 +88,22 @@ def test_every_api_route_needs_the_token(api):
         assert assert_error(wrong, 401, "unauthorized") == "wrong bearer token"
     token_file = config.home / "token"
     assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+
+
+def test_the_api_takes_query_vectors_from_the_worker(api, xprocess):
+    """With a worker running, the API loads no embedding model of its own: one model in memory
+    for the whole system, and a small API (see shared/memory/query_service.py)."""
+    _, client, _ = api
+    wait_for(
+        lambda: httpx.get(client.base_url.join("/health")).json()["status"] == "ok",
+        30,
+        "the API to be healthy",
+    )
+    body = client.get("/api/memory/search", params={"q": "ferry booking"}).json()
+    assert body["mode"] == "hybrid" and body["warnings"] == [] and body["results"]
+    assert body["results"][0]["vector_score"] > 0
+    maps = Path(f"/proc/{xprocess.getinfo('lg-api').pid}/maps").read_text()
+    assert "onnxruntime" not in maps
 
 
 def test_search_returns_cited_results(api):

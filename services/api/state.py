@@ -34,7 +34,7 @@ class ApiState:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.token = ensure_token(config)
-        self.embedder = make_embedder(config, for_queries=True)
+        self.embedder = make_embedder(config, for_queries=True, ask_workers=True)
         self.queue = Queue(config)
         self.vectors = VectorMatrix()
         self.common_terms = CommonTerms()
@@ -78,5 +78,5 @@ class ApiState:
             log.info("vectors_loaded", chunks=self.vectors.size)
         except Exception as exc:  # a search retries, and reports what is wrong
             log.warning("vectors_load_failed", error=str(exc))
-        self.embedder.available()  # waits for the model's own warm-up
+        self.embedder.wait_for_warm_up()  # a worker answering, or the model loaded here
         release_free_memory()  # loading both left freed buffers behind

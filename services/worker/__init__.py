@@ -18,6 +18,7 @@ from shared.config import Config
 from shared.jobs import JOB_KINDS, JobContext, retry_delay
 from shared.logs import get_logger
 from shared.memory import Memory, make_embedder
+from shared.memory.query_service import QueryEmbeddingServer
 from shared.queue import Queue
 
 log = get_logger("worker")
@@ -92,6 +93,10 @@ class Worker:
     def run(self) -> None:
         self.token = self.queue.ledger.register_worker()
         self.embedder.warm_up_in_background()  # jobs that need it wait for it; others don't
+        query_service = QueryEmbeddingServer(
+            self.config, self.embedder.identity.key, self.embedder.embed_query
+        )
+        query_service.start(ready=self.embedder.available)  # the API's query vectors
         self.queue.recover()
         sweeper = threading.Thread(target=self._sweep, name="ledger-sweeper", daemon=True)
         sweeper.start()
@@ -111,6 +116,7 @@ class Worker:
             consumer.run()
         finally:
             self._stop.set()
+            query_service.stop()
             self.queue.ledger.unregister_worker(self.token)
             log.info("worker_stopped")
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from shared.config import EmbeddingConfig
 from shared.memory.query_encoder import QueryEncoder, supports
+from shared.memory.query_service import QueryEmbeddingClient, wait_until_reachable
 
 QUERY_CACHE_SIZE = 512
 
@@ -52,9 +53,15 @@ class Embedder:
     """Wraps fastembed's TextEmbedding; thread-safe, loaded on first use."""
 
     def __init__(
-        self, config: EmbeddingConfig, cache_dir: Path | None = None, for_queries: bool = False
+        self,
+        config: EmbeddingConfig,
+        cache_dir: Path | None = None,
+        for_queries: bool = False,
+        query_service: QueryEmbeddingClient | None = None,
     ) -> None:
         self.config = config
+        # Asked first for query vectors; the model here loads only when no worker answers.
+        self.query_service = query_service
         self.cache_dir = cache_dir  # where fastembed keeps catalogue downloads
         # Processes that embed only short queries (the API) skip onnxruntime's memory arena:
         # ~120 MB less resident memory for ~10% slower batches they never run.
@@ -72,6 +79,8 @@ class Embedder:
 
     def available(self) -> bool:
         """Load the model if needed (blocking) and say whether it can be used."""
+        if self._model is None and self.query_service and self.query_service.reachable():
+            return True
         try:
             self._load()
         except EmbedderUnavailable:
@@ -88,9 +97,20 @@ class Embedder:
         offline machine's retries, can take many seconds)."""
         if self._model is None and self._error is None and self._warming is None:
             self._warming = threading.Thread(
-                target=self.available, name="embedder-warm-up", daemon=True
+                target=self._warm_up, name="embedder-warm-up", daemon=True
             )
             self._warming.start()
+
+    def wait_for_warm_up(self) -> None:
+        if self._warming is not None:
+            self._warming.join()
+
+    def _warm_up(self) -> None:
+        """With a query service: give a worker that is starting too time to answer first."""
+        service = self.query_service
+        if service and wait_until_reachable(service, self.config.query_service_wait):
+            return
+        self.available()
 
     @property
     def error(self) -> str | None:
@@ -115,11 +135,15 @@ class Embedder:
     def embed_query(self, text: str) -> np.ndarray:
         """Query vectors are cached: people (and pages that poll) repeat queries."""
         vector = self._query_cache.get(text)
+        if vector is not None:
+            return vector
+        if self.query_service is not None:
+            vector = self.query_service.embed(text)
         if vector is None:
             vector = self.embed([text])[0]
-            if len(self._query_cache) >= QUERY_CACHE_SIZE:
-                self._query_cache.pop(next(iter(self._query_cache)))
-            self._query_cache[text] = vector
+        if len(self._query_cache) >= QUERY_CACHE_SIZE:
+            self._query_cache.pop(next(iter(self._query_cache)))
+        self._query_cache[text] = vector
         return vector
 
     def _load(self):

@@ -1,0 +1,109 @@
+"""Query vectors from a worker over the local socket: same vectors, one server, safe fallbacks.
+
+Real parts: the real model (the session `embedder`), real Unix sockets and file locks."""
+
+from __future__ import annotations
+
+import stat
+import time
+
+import numpy as np
+import pytest
+
+from shared.memory import make_embedder
+from shared.memory.embedder import model_identity
+from shared.memory.query_service import (
+    QueryEmbeddingClient,
+    QueryEmbeddingServer,
+    run_dir,
+    socket_path,
+)
+
+
+def wait_until(condition, seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+@pytest.fixture
+def serving(config, embedder):
+    """A server as a worker runs it, on the real model."""
+    key = model_identity(config.embedding).key
+    server = QueryEmbeddingServer(config, key, embedder.embed_query)
+    server.start(ready=embedder.available)
+    wait_until(lambda: socket_path(config).exists())
+    yield server
+    server.stop()
+
+
+def test_the_worker_serves_the_same_vectors_it_would_compute(config, embedder, serving):
+    client = QueryEmbeddingClient(config, model_identity(config.embedding).key)
+    for query in ["what did I decide about the garden", "记忆系统", "x" * 5000]:
+        served = client.embed(query)
+        assert served is not None and served.dtype == np.float32
+        assert np.array_equal(served, embedder.embed_query(query))
+
+
+def test_the_socket_is_private(config, serving):
+    assert stat.S_IMODE(run_dir(config).stat().st_mode) == 0o700
+
+
+def test_a_client_configured_for_another_model_does_not_use_it(config, serving):
+    client = QueryEmbeddingClient(config, "some/other-model@123")
+    assert client.embed("garden") is None and not client.reachable()
+
+
+def test_the_api_side_asks_the_worker_and_never_loads_a_model(config, serving):
+    api_side = make_embedder(config, for_queries=True, ask_workers=True)
+    api_side.warm_up_in_background()
+    api_side.wait_for_warm_up()
+    assert api_side.available() and api_side.embed_query("garden").shape == (384,)
+    assert api_side._model is None
+
+
+def test_without_a_worker_the_api_side_loads_its_own_model(config, monkeypatch):
+    monkeypatch.setattr(config.embedding, "query_service_wait", 0.2)
+    api_side = make_embedder(config, for_queries=True, ask_workers=True)
+    api_side.warm_up_in_background()
+    api_side.wait_for_warm_up()
+    assert api_side._model is not None and api_side.embed_query("garden").shape == (384,)
+
+
+def test_a_worker_that_stops_leaves_queries_to_the_api_side(config, embedder, serving):
+    api_side = make_embedder(config, for_queries=True, ask_workers=True)
+    assert api_side.embed_query("first") is not None and api_side._model is None
+    serving.stop()
+    assert not socket_path(config).exists()
+    vector = api_side.embed_query("second")  # the worker is gone: the model loads here
+    assert api_side._model is not None
+    assert float(vector @ embedder.embed_query("second")) > 0.9999
+
+
+def test_one_worker_serves_and_another_takes_over_when_it_stops(config, embedder, serving):
+    key = model_identity(config.embedding).key
+    second = QueryEmbeddingServer(config, key, embedder.embed_query)
+    second.retry_seconds = 0.05
+    second.start(ready=embedder.available)
+    time.sleep(0.3)
+    assert second._listener is None  # the first one holds the lock
+    serving.stop()
+    wait_until(lambda: second._listener is not None and socket_path(config).exists())
+    client = QueryEmbeddingClient(config, key)
+    assert client.embed("garden") is not None
+    second.stop()
+
+
+def test_a_socket_left_by_a_killed_worker_is_replaced(config, embedder):
+    run_dir(config).mkdir(parents=True, exist_ok=True)
+    socket_path(config).write_text("stale")
+    key = model_identity(config.embedding).key
+    server = QueryEmbeddingServer(config, key, embedder.embed_query)
+    server.start(ready=embedder.available)
+    try:
+        client = QueryEmbeddingClient(config, key)
+        wait_until(client.reachable)
+        assert client.embed("garden") is not None
+    finally:
+        server.stop()
