@@ -107,3 +107,18 @@ def test_a_socket_left_by_a_killed_worker_is_replaced(config, embedder):
         assert client.embed("garden") is not None
     finally:
         server.stop()
+
+
+def test_a_home_too_deep_for_a_socket_does_not_wait_for_a_worker(tmp_path, home):
+    from shared.config import load_config
+
+    deep = tmp_path / ("d" * 60) / ("e" * 60)
+    deep.mkdir(parents=True)
+    config = load_config(home=deep)
+    config.embedding.query_service_wait = 60
+    assert socket_path(config) is None
+    api_side = make_embedder(config, for_queries=True, ask_workers=True)
+    started = time.monotonic()
+    api_side.warm_up_in_background()
+    api_side.wait_for_warm_up()
+    assert time.monotonic() - started < 30 and api_side._model is not None

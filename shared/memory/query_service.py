@@ -227,6 +227,8 @@ class QueryEmbeddingClient:
 
 
 def wait_until_reachable(client: QueryEmbeddingClient, seconds: float) -> bool:
+    if client.path is None:
+        return False  # no worker can serve on this home: do not wait for one
     deadline = time.monotonic() + seconds
     while True:
         if client.reachable():
