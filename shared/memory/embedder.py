@@ -15,10 +15,12 @@ from pathlib import Path
 import numpy as np
 
 from shared.config import EmbeddingConfig
+from shared.logs import get_logger
 from shared.memory.query_encoder import QueryEncoder, supports
 from shared.memory.query_service import QueryEmbeddingClient, wait_until_reachable
 
 QUERY_CACHE_SIZE = 512
+log = get_logger("embedder")
 
 
 class EmbedderUnavailable(Exception):
@@ -109,7 +111,10 @@ class Embedder:
         """With a query service: give a worker that is starting too time to answer first."""
         service = self.query_service
         if service and wait_until_reachable(service, self.config.query_service_wait):
+            log.info("query_vectors_from_worker")
             return
+        if service:
+            log.info("query_model_loading_here", reason="no worker answered")
         self.available()
 
     @property
@@ -139,6 +144,8 @@ class Embedder:
             return vector
         if self.query_service is not None:
             vector = self.query_service.embed(text)
+            if vector is None and self._model is None:
+                log.info("query_model_loading_here", reason="no worker answered")
         if vector is None:
             vector = self.embed([text])[0]
         if len(self._query_cache) >= QUERY_CACHE_SIZE:
