@@ -48,6 +48,8 @@ def test_anything_the_route_might_treat_differently_falls_through(query):
         [(b"authorization", b"Bearer wrong")],
         [(b"authorization", b"Basic " + TOKEN.encode())],
         [(b"authorization", b"Bearer  " + TOKEN.encode())],
+        [(b"authorization", b"Bearer")],
+        [(b"authorization", b"Bearer ")],
         [(b"authorization", b"Bearer wrong"), (b"authorization", b"Bearer " + TOKEN.encode())],
         [(b"authorization", b"Bearer " + TOKEN.encode()), (b"content-length", b"5")],
         [(b"authorization", b"Bearer " + TOKEN.encode()), (b"transfer-encoding", b"chunked")],
@@ -61,3 +63,8 @@ def test_missing_or_wrong_tokens_and_bodies_fall_through(headers):
 def test_the_scheme_is_case_insensitive_like_the_route():
     headers = [(b"authorization", b"bearer " + TOKEN.encode())]
     assert _search_params(scope(b"q=ferry", headers), TOKEN) == ("ferry", None)
+
+
+def test_an_empty_token_never_matches():
+    for header in (b"Bearer", b"Bearer "):
+        assert _search_params(scope(b"q=ferry", [(b"authorization", header)]), "") is None

@@ -58,7 +58,7 @@ def _search_params(scope: Scope, token: str) -> tuple[str, int | None] | None:
     if authorization is None:
         return None
     scheme, _, credentials = authorization.partition(" ")
-    if scheme.lower() != "bearer" or not token_matches(token, credentials):
+    if scheme.lower() != "bearer" or not credentials or not token_matches(token, credentials):
         return None
     params = parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)
     names = [name for name, _ in params]

@@ -1,0 +1,28 @@
+"""The API token: created once, private, never empty, compared in constant time."""
+
+from __future__ import annotations
+
+import stat
+
+from shared.token import ensure_token, token_matches, token_path
+
+
+def test_the_token_is_created_once_and_private(config):
+    token = ensure_token(config)
+    assert len(token) >= 40 and ensure_token(config) == token
+    assert stat.S_IMODE(token_path(config).stat().st_mode) == 0o600
+
+
+def test_an_empty_token_file_is_replaced_not_trusted(config):
+    """A crash between creating the file and writing it must not leave an empty token, which
+    an empty `Authorization: Bearer` header would match."""
+    token_path(config).parent.mkdir(parents=True, exist_ok=True)
+    token_path(config).write_text("\n")
+    token = ensure_token(config)
+    assert len(token) >= 40 and token_path(config).read_text().strip() == token
+    assert stat.S_IMODE(token_path(config).stat().st_mode) == 0o600
+
+
+def test_an_empty_token_matches_nothing():
+    assert not token_matches("", "")
+    assert token_matches("abc", "abc") and not token_matches("abc", "abd")
