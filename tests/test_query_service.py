@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from shared.memory import make_embedder
-from shared.memory.embedder import model_identity
+from shared.memory.embedder import EmbedderUnavailable, model_identity
 from shared.memory.query_service import (
     QueryEmbeddingClient,
     QueryEmbeddingServer,
@@ -72,13 +72,21 @@ def test_without_a_worker_the_api_side_loads_its_own_model(config, monkeypatch):
 
 
 def test_a_worker_that_stops_leaves_queries_to_the_api_side(config, embedder, serving):
+    """Never a search blocked on loading a model: the first query after the worker is gone gets
+    "still loading" (search then uses keywords), and the model loads in the background once no
+    worker has answered for `query_service_wait` seconds."""
+    config.embedding.query_service_wait = 0.3
     api_side = make_embedder(config, for_queries=True, ask_workers=True)
     assert api_side.embed_query("first") is not None and api_side._model is None
     serving.stop()
     assert not socket_path(config).exists()
-    vector = api_side.embed_query("second")  # the worker is gone: the model loads here
-    assert api_side._model is not None
-    assert float(vector @ embedder.embed_query("second")) > 0.9999
+    started = time.monotonic()
+    with pytest.raises(EmbedderUnavailable, match="still loading"):
+        api_side.embed_query("second")
+    assert time.monotonic() - started < 1.0 and api_side.loading
+    api_side.wait_for_warm_up()
+    assert api_side._model is not None and api_side.available()
+    assert float(api_side.embed_query("second") @ embedder.embed_query("second")) > 0.9999
 
 
 def test_one_worker_serves_and_another_takes_over_when_it_stops(config, embedder, serving):
@@ -87,9 +95,9 @@ def test_one_worker_serves_and_another_takes_over_when_it_stops(config, embedder
     second.retry_seconds = 0.05
     second.start(ready=embedder.available)
     time.sleep(0.3)
-    assert second._listener is None  # the first one holds the lock
+    assert not second.serving  # the first one holds the lock
     serving.stop()
-    wait_until(lambda: second._listener is not None and socket_path(config).exists())
+    wait_until(lambda: second.serving and socket_path(config).exists())
     client = QueryEmbeddingClient(config, key)
     assert client.embed("garden") is not None
     second.stop()

@@ -31,7 +31,9 @@ def _health(request: Request) -> dict[str, Any]:
 def _model_status(embedder) -> str:
     if embedder.loading:
         return "loading"
-    return "ok" if embedder.available() else f"unavailable: {embedder.error}"
+    if embedder.available():
+        return "ok"
+    return "loading" if embedder.loading else f"unavailable: {embedder.error}"
 
 
 def _check(probe) -> str:

@@ -6,6 +6,7 @@ of model is detected and never mixes vectors from two models.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import threading
@@ -73,16 +74,23 @@ class Embedder:
         self._error: str | None = None
         self._lock = threading.Lock()
         self._query_cache: dict[str, np.ndarray] = {}  # insertion-ordered: oldest first
+        self._cache_lock = threading.Lock()  # a worker's query service runs many threads
         self._warming: threading.Thread | None = None
+        self._warm_up_lock = threading.Lock()
 
     @property
     def dims(self) -> int:
         return self._load().embedding_size
 
     def available(self) -> bool:
-        """Load the model if needed (blocking) and say whether it can be used."""
-        if self._model is None and self.query_service and self.query_service.reachable():
-            return True
+        """Whether vectors can be made now. Loads the model if needed (blocking), except with a
+        query service (the API): a worker answering will do, and if none does the model starts
+        loading here in the background (`loading`) while searches use keywords."""
+        if self._model is None and self.query_service is not None:
+            if self.query_service.reachable():
+                return True
+            self.warm_up_in_background()
+            return False
         try:
             self._load()
         except EmbedderUnavailable:
@@ -97,7 +105,9 @@ class Embedder:
     def warm_up_in_background(self) -> None:
         """Services start at once and load the model meanwhile (a first download, or an
         offline machine's retries, can take many seconds)."""
-        if self._model is None and self._error is None and self._warming is None:
+        with self._warm_up_lock:
+            if self._model is not None or self._error is not None or self.loading:
+                return
             self._warming = threading.Thread(
                 target=self._warm_up, name="embedder-warm-up", daemon=True
             )
@@ -108,17 +118,21 @@ class Embedder:
             self._warming.join()
 
     def _warm_up(self) -> None:
-        """With a query service: give a worker that is starting too time to answer first."""
+        """With a query service: give a worker that is starting (or taking over from one that
+        stopped) time to answer first; the model loads here only when none does."""
         service = self.query_service
         if service and wait_until_reachable(service, self.config.query_service_wait):
             log.info("query_vectors_from_worker")
             return
         if service:
             log.info("query_model_loading_here", reason="no worker answered")
-        self.available()
+        with contextlib.suppress(EmbedderUnavailable):  # `error` says why
+            self._load()
 
     @property
     def error(self) -> str | None:
+        if self._error is None and self.loading:
+            return "the embedding model is still loading"
         return self._error
 
     def embed(self, texts: list[str]) -> np.ndarray:
@@ -139,18 +153,21 @@ class Embedder:
 
     def embed_query(self, text: str) -> np.ndarray:
         """Query vectors are cached: people (and pages that poll) repeat queries."""
-        vector = self._query_cache.get(text)
+        with self._cache_lock:
+            vector = self._query_cache.get(text)
         if vector is not None:
             return vector
-        if self.query_service is not None:
+        if self._model is None and self.query_service is not None:
             vector = self.query_service.embed(text)
-            if vector is None and self._model is None:
-                log.info("query_model_loading_here", reason="no worker answered")
-        if vector is None:
+            if vector is None:  # never block a search on loading the model here
+                self.warm_up_in_background()
+                raise EmbedderUnavailable(self.error or "the embedding model is still loading")
+        else:
             vector = self.embed([text])[0]
-        if len(self._query_cache) >= QUERY_CACHE_SIZE:
-            self._query_cache.pop(next(iter(self._query_cache)))
-        self._query_cache[text] = vector
+        with self._cache_lock:
+            if len(self._query_cache) >= QUERY_CACHE_SIZE:
+                self._query_cache.pop(next(iter(self._query_cache)))
+            self._query_cache[text] = vector
         return vector
 
     def _load(self):

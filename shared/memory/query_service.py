@@ -35,6 +35,7 @@ MAX_QUERY_BYTES = 64 * 1024
 CONNECT_TIMEOUT = 0.5
 REPLY_TIMEOUT = 30.0  # a query waits for the worker's current indexing batch
 RETRY_SECONDS = 5.0  # a worker that is not serving checks again whether it should
+OTHER_MODEL_RETRY_SECONDS = 30.0
 _LENGTH = struct.Struct(">I")
 
 
@@ -81,6 +82,7 @@ class QueryEmbeddingServer:
         self.config, self.identity, self.embed_query = config, identity, embed_query
         self.retry_seconds = RETRY_SECONDS
         self._stop = threading.Event()
+        self._state = threading.Lock()  # guards the three below, shared with stop()
         self._listener: socket.socket | None = None
         self._lock_fd: int | None = None
         self._connections: set[socket.socket] = set()
@@ -89,21 +91,27 @@ class QueryEmbeddingServer:
         """Serve from a daemon thread once `ready()` (the model loaded) says so."""
         threading.Thread(target=self._run, args=(ready,), name="query-service", daemon=True).start()
 
+    @property
+    def serving(self) -> bool:
+        return self._listener is not None
+
     def stop(self) -> None:
         """Stop listening, hang up on clients (they fall back) and let another worker serve."""
         self._stop.set()
-        listener, self._listener = self._listener, None
-        if listener is not None:
-            for conn in [listener, *self._connections]:
-                with contextlib.suppress(OSError):
-                    conn.shutdown(socket.SHUT_RDWR)  # wakes a blocked accept() or recv()
-                conn.close()
-            path = socket_path(self.config)
-            if path is not None:
-                path.unlink(missing_ok=True)
-        if self._lock_fd is not None:
-            os.close(self._lock_fd)  # releases the lock
-            self._lock_fd = None
+        with self._state:
+            listener, self._listener = self._listener, None
+            if listener is not None:
+                for conn in [listener, *self._connections]:
+                    with contextlib.suppress(OSError):
+                        conn.shutdown(socket.SHUT_RDWR)  # wakes a blocked accept() or recv()
+                    conn.close()
+                self._connections.clear()
+                path = socket_path(self.config)
+                if path is not None:
+                    path.unlink(missing_ok=True)
+            if self._lock_fd is not None:
+                os.close(self._lock_fd)  # releases the lock, last: the socket is gone by then
+                self._lock_fd = None
 
     def _run(self, ready: Callable[[], bool]) -> None:
         path = socket_path(self.config)
@@ -113,12 +121,16 @@ class QueryEmbeddingServer:
             )
             return
         try:
-            self._listen(path)
+            listener = self._listen(path)
         except OSError as exc:  # the API then embeds its queries itself
             log.warning("query_service_off", reason=f"{exc.__class__.__name__}: {exc}")
             self.stop()
+            return
+        if listener is not None:
+            self._accept(listener)
 
-    def _listen(self, path: Path) -> None:
+    def _listen(self, path: Path) -> socket.socket | None:
+        """Wait for the service lock (another worker may hold it), then bind; None if stopped."""
         lock = _private_lock(run_dir(self.config))
         while not self._stop.is_set():
             try:
@@ -126,41 +138,61 @@ class QueryEmbeddingServer:
                 break
             except BlockingIOError:  # another worker serves; take over if it stops
                 self._stop.wait(self.retry_seconds)
-        else:
-            os.close(lock)
-            return
-        self._lock_fd = lock
-        path.unlink(missing_ok=True)  # left by a worker that was killed
-        listener = self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        listener.bind(str(path))
-        listener.listen(16)
-        log.info("query_service_ready", socket=str(path))
-        if self._stop.is_set():  # stop() came while this thread was starting
+        with self._state:
+            if self._stop.is_set():
+                os.close(lock)
+                return None
+            self._lock_fd = lock
+            path.unlink(missing_ok=True)  # left by a worker that was killed
+            listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                listener.bind(str(path))
+                listener.listen(16)
+            except OSError:
+                listener.close()
+                raise
             self._listener = listener
-            self.stop()
+        log.info("query_service_ready", socket=str(path))
+        return listener
+
+    def _accept(self, listener: socket.socket) -> None:
         while not self._stop.is_set():
             try:
                 conn, _ = listener.accept()
-            except OSError:
-                break  # closed by stop()
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+            except OSError as exc:
+                if not self._stop.is_set():  # let another worker serve rather than hang clients
+                    log.warning("query_service_failed", error=f"{exc.__class__.__name__}: {exc}")
+                    self.stop()
+                return
+            with self._state:
+                if self._listener is None:  # stopped meanwhile
+                    conn.close()
+                    return
+                self._connections.add(conn)
+            try:
+                threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+            except RuntimeError:  # no more threads: this client falls back
+                self._hang_up(conn)
 
     def _serve(self, conn: socket.socket) -> None:
-        self._connections.add(conn)
-        with conn:
-            try:
-                _send(conn, self.identity.encode())
-                while True:
-                    query = _receive(conn, MAX_QUERY_BYTES).decode("utf-8", errors="replace")
-                    try:
-                        reply = b"+" + np.asarray(self.embed_query(query), np.float32).tobytes()
-                    except Exception as exc:  # the client falls back to its own encoder
-                        reply = b"-" + f"{exc.__class__.__name__}: {exc}".encode()
-                    _send(conn, reply)
-            except (OSError, ProtocolError):
-                pass  # the client went away
-            finally:
-                self._connections.discard(conn)
+        try:
+            _send(conn, self.identity.encode())
+            while True:
+                query = _receive(conn, MAX_QUERY_BYTES).decode("utf-8", errors="replace")
+                try:
+                    reply = b"+" + np.asarray(self.embed_query(query), np.float32).tobytes()
+                except Exception as exc:  # the client falls back to its own encoder
+                    reply = b"-" + f"{exc.__class__.__name__}: {exc}".encode()
+                _send(conn, reply)
+        except (OSError, ProtocolError):
+            pass  # the client went away, or stop() hung up
+        finally:
+            self._hang_up(conn)
+
+    def _hang_up(self, conn: socket.socket) -> None:
+        with self._state:
+            self._connections.discard(conn)
+        conn.close()
 
 
 def _private_lock(directory: Path) -> int:
@@ -176,6 +208,7 @@ class QueryEmbeddingClient:
     def __init__(self, config: Config, identity: str) -> None:
         self.path, self.identity = socket_path(config), identity
         self._local = threading.local()
+        self._other_model_until = 0.0  # a worker serving another model: ask again later
 
     def embed(self, query: str) -> np.ndarray | None:
         """The worker's vector for `query`, or None when no worker answers (or it failed)."""
@@ -201,19 +234,20 @@ class QueryEmbeddingClient:
 
     def _connection(self) -> socket.socket | None:
         conn = getattr(self._local, "conn", None)
-        if conn is not None or self.path is None:
+        if conn is not None or self.path is None or time.monotonic() < self._other_model_until:
             return conn
         conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
-            conn.settimeout(CONNECT_TIMEOUT)
+            conn.settimeout(CONNECT_TIMEOUT)  # for the handshake too: a hung worker is skipped
             conn.connect(str(self.path))
-            conn.settimeout(REPLY_TIMEOUT)
             identity = _receive(conn, 4096).decode(errors="replace")
+            conn.settimeout(REPLY_TIMEOUT)
         except (OSError, ProtocolError):
             conn.close()
             return None
         if identity != self.identity:
             conn.close()
+            self._other_model_until = time.monotonic() + OTHER_MODEL_RETRY_SECONDS
             log.warning("query_service_other_model", served=identity, configured=self.identity)
             return None
         self._local.conn = conn
