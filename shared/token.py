@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
 import hmac
 import os
 import secrets
+import threading
 from pathlib import Path
 
 from shared.config import Config
@@ -15,28 +17,37 @@ def token_path(config: Config) -> Path:
 
 
 def ensure_token(config: Config) -> str:
-    """Read the token, creating it (readable by the owner only) if there is none yet."""
+    """Read the token, creating it (readable by the owner only) if there is none yet.
+
+    The file appears whole or not at all: the token is written to a staging file that is
+    renamed into place, under a lock, so two processes starting together agree on one token
+    (and an empty file, left by an older version's crash, is replaced)."""
     path = token_path(config)
+    token = _read(path)
+    if token:
+        return token
     path.parent.mkdir(parents=True, exist_ok=True)
+    lock = os.open(path.with_name(".token.lock"), os.O_RDWR | os.O_CREAT, 0o600)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        token = read_token(config)
-        if token:
-            return token
-        return _replace_empty_token(path)  # a crash between creating and writing it
-    with os.fdopen(fd, "w") as handle:
-        handle.write(secrets.token_urlsafe(32) + "\n")
-    return read_token(config)
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        token = _read(path)
+        if not token:
+            token = secrets.token_urlsafe(32)
+            staging = path.with_name(f".token.{os.getpid()}.{threading.get_ident()}")
+            fd = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(token + "\n")
+            os.replace(staging, path)
+        return token
+    finally:
+        os.close(lock)
 
 
-def _replace_empty_token(path: Path) -> str:
-    staging = path.with_name(f".{path.name}.{os.getpid()}")
-    fd = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(secrets.token_urlsafe(32) + "\n")
-    os.replace(staging, path)
-    return path.read_text(encoding="utf-8").strip()
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return ""
 
 
 def read_token(config: Config) -> str:

@@ -130,3 +130,39 @@ def test_a_home_too_deep_for_a_socket_does_not_wait_for_a_worker(tmp_path, home)
     api_side.warm_up_in_background()
     api_side.wait_for_warm_up()
     assert time.monotonic() - started < 30 and api_side._model is not None
+
+
+@pytest.mark.parametrize("failure", ["slow", "error"])
+def test_a_slow_or_failing_worker_is_skipped_and_the_model_loads_here(
+    config, embedder, monkeypatch, failure
+):
+    """A starved worker (simulated: its embed function sleeps past the reply timeout) or one
+    that answers with an error must not hold searches up search after search: the client backs
+    off, `reachable()` says no, and the API side loads its own model in the background."""
+    from shared.memory import query_service
+
+    monkeypatch.setattr(query_service, "REPLY_TIMEOUT", 0.2)
+    config.embedding.query_service_wait = 0.2
+
+    def broken(query: str) -> np.ndarray:
+        if failure == "slow":
+            time.sleep(1.0)
+            return embedder.embed_query(query)
+        raise RuntimeError("model session lost")
+
+    key = model_identity(config.embedding).key
+    server = QueryEmbeddingServer(config, key, broken)
+    server.start(ready=lambda: True)
+    try:
+        api_side = make_embedder(config, for_queries=True, ask_workers=True)
+        wait_until(api_side.query_service.reachable)
+        started = time.monotonic()
+        with pytest.raises(EmbedderUnavailable, match="still loading"):
+            api_side.embed_query("garden")
+        assert time.monotonic() - started < 0.9
+        assert not api_side.query_service.reachable()
+        api_side.wait_for_warm_up()
+        assert api_side._model is not None
+        assert float(api_side.embed_query("garden") @ embedder.embed_query("garden")) > 0.9999
+    finally:
+        server.stop()

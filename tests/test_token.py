@@ -26,3 +26,13 @@ def test_an_empty_token_file_is_replaced_not_trusted(config):
 def test_an_empty_token_matches_nothing():
     assert not token_matches("", "")
     assert token_matches("abc", "abc") and not token_matches("abc", "abd")
+
+
+def test_processes_starting_together_agree_on_one_token(config):
+    """Each caller returns what the file holds; the file is never seen empty or partial."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    token_path(config).unlink(missing_ok=True)
+    with ThreadPoolExecutor(8) as pool:
+        tokens = set(pool.map(lambda _: ensure_token(config), range(32)))
+    assert tokens == {token_path(config).read_text().strip()}

@@ -93,10 +93,13 @@ class Worker:
     def run(self) -> None:
         self.token = self.queue.ledger.register_worker()
         self.embedder.warm_up_in_background()  # jobs that need it wait for it; others don't
+        # The API's query vectors, from a lean encoder of their own: a query never waits for
+        # an indexing batch to release the indexing model.
+        query_embedder = make_embedder(self.config, for_queries=True)
         query_service = QueryEmbeddingServer(
-            self.config, self.embedder.identity.key, self.embedder.embed_query
+            self.config, query_embedder.identity.key, query_embedder.embed_query
         )
-        query_service.start(ready=self.embedder.available)  # the API's query vectors
+        query_service.start(ready=query_embedder.available)
         self.queue.recover()
         sweeper = threading.Thread(target=self._sweep, name="ledger-sweeper", daemon=True)
         sweeper.start()

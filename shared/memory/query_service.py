@@ -33,9 +33,9 @@ log = get_logger("query-service")
 MAX_SOCKET_PATH = 100  # sun_path holds 108 bytes
 MAX_QUERY_BYTES = 64 * 1024
 CONNECT_TIMEOUT = 0.5
-REPLY_TIMEOUT = 30.0  # a query waits for the worker's current indexing batch
+REPLY_TIMEOUT = 5.0  # the worker's query encoder is its own: slower means a starved worker
 RETRY_SECONDS = 5.0  # a worker that is not serving checks again whether it should
-OTHER_MODEL_RETRY_SECONDS = 30.0
+BACK_OFF_SECONDS = 30.0  # after a failed or slow answer, or another model: ask again later
 _LENGTH = struct.Struct(">I")
 
 
@@ -138,6 +138,9 @@ class QueryEmbeddingServer:
                 break
             except BlockingIOError:  # another worker serves; take over if it stops
                 self._stop.wait(self.retry_seconds)
+            except OSError:
+                os.close(lock)
+                raise
         with self._state:
             if self._stop.is_set():
                 os.close(lock)
@@ -208,7 +211,7 @@ class QueryEmbeddingClient:
     def __init__(self, config: Config, identity: str) -> None:
         self.path, self.identity = socket_path(config), identity
         self._local = threading.local()
-        self._other_model_until = 0.0  # a worker serving another model: ask again later
+        self._skip_until = 0.0  # after a failure: the API uses its own model meanwhile
 
     def embed(self, query: str) -> np.ndarray | None:
         """The worker's vector for `query`, or None when no worker answers (or it failed)."""
@@ -221,20 +224,27 @@ class QueryEmbeddingClient:
         try:
             _send(conn, payload)
             reply = _receive(conn, 1 << 20)
-        except (OSError, ProtocolError):
-            self._drop()
+        except (OSError, ProtocolError) as exc:
+            self._back_off(f"{exc.__class__.__name__}: {exc}" if str(exc) else "timed out")
             return None
         if reply[:1] != b"+":
-            log.warning("query_service_failed", error=reply[1:].decode(errors="replace"))
+            self._back_off(reply[1:].decode(errors="replace"))
             return None
         return np.frombuffer(reply[1:], dtype=np.float32).copy()
+
+    def _back_off(self, error: str) -> None:
+        """A worker that failed or was too slow is not asked for a while, so `reachable()`
+        says no and the API loads its own model rather than wait on it search after search."""
+        self._drop()
+        self._skip_until = time.monotonic() + BACK_OFF_SECONDS
+        log.warning("query_service_failed", error=error, retry_in_s=BACK_OFF_SECONDS)
 
     def reachable(self) -> bool:
         return self._connection() is not None
 
     def _connection(self) -> socket.socket | None:
         conn = getattr(self._local, "conn", None)
-        if conn is not None or self.path is None or time.monotonic() < self._other_model_until:
+        if conn is not None or self.path is None or time.monotonic() < self._skip_until:
             return conn
         conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
@@ -247,7 +257,7 @@ class QueryEmbeddingClient:
             return None
         if identity != self.identity:
             conn.close()
-            self._other_model_until = time.monotonic() + OTHER_MODEL_RETRY_SECONDS
+            self._skip_until = time.monotonic() + BACK_OFF_SECONDS
             log.warning("query_service_other_model", served=identity, configured=self.identity)
             return None
         self._local.conn = conn
