@@ -6,10 +6,10 @@ import fcntl
 import hmac
 import os
 import secrets
-import threading
 from pathlib import Path
 
 from shared.config import Config
+from shared.durable import atomic_write
 
 
 def token_path(config: Config) -> Path:
@@ -19,9 +19,9 @@ def token_path(config: Config) -> Path:
 def ensure_token(config: Config) -> str:
     """Read the token, creating it (readable by the owner only) if there is none yet.
 
-    The file appears whole or not at all: the token is written to a staging file that is
-    renamed into place, under a lock, so two processes starting together agree on one token
-    (and an empty file, left by an older version's crash, is replaced)."""
+    The file appears whole or not at all (`atomic_write`), and under a lock, so two processes
+    starting together agree on one token (and an empty file, left by an older version's crash,
+    is replaced)."""
     path = token_path(config)
     token = _read(path)
     if token:
@@ -33,11 +33,7 @@ def ensure_token(config: Config) -> str:
         token = _read(path)
         if not token:
             token = secrets.token_urlsafe(32)
-            staging = path.with_name(f".token.{os.getpid()}.{threading.get_ident()}")
-            fd = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as handle:
-                handle.write(token + "\n")
-            os.replace(staging, path)
+            atomic_write(path, token + "\n", mode=0o600)
         return token
     finally:
         os.close(lock)

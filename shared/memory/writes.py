@@ -10,14 +10,13 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from shared.config import Config
-from shared.durable import fsync_dir, write_all
+from shared.durable import atomic_write, write_all
 from shared.workspace import relative_path, resolve_in_workspace
 
 MAX_ENTRY_CHARS = 20_000
@@ -101,27 +100,6 @@ def update_memory_md(config: Config, old: str, new: str, now: datetime) -> Write
     return WriteResult(
         relative_path(config.workspace_dir, path), len(updated.encode("utf-8")), backup
     )
-
-
-def atomic_write(path: Path, text: str) -> None:
-    """Replace `path` with `text` so a reader sees the old file or the new one, never a mix."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        write_all(fd, text.encode("utf-8"))
-        os.fsync(fd)
-        os.close(fd)
-        fd = -1
-        if path.exists():
-            os.chmod(tmp, path.stat().st_mode & 0o777)
-        os.replace(tmp, path)
-    except BaseException:
-        if fd >= 0:
-            os.close(fd)
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    fsync_dir(path.parent)
 
 
 def _clean_entry(text: str) -> str:
