@@ -15,6 +15,7 @@ from shared.status import memory_status
 from shared.workspace import OutsideWorkspaceError
 
 router = APIRouter(prefix="/memory", tags=["memory"])
+MAX_QUERY_CHARS = 2000
 
 
 class SearchHit(BaseModel):
@@ -57,7 +58,9 @@ class FileLines(BaseModel):
 @router.get("/search", response_model=SearchResults)
 async def search(
     request: Request,
-    q: Annotated[str, Query(min_length=1, max_length=2000, description="What to look for.")],
+    q: Annotated[
+        str, Query(min_length=1, max_length=MAX_QUERY_CHARS, description="What to look for.")
+    ],
     limit: Annotated[int | None, Query(ge=1, le=MAX_LIMIT)] = None,
 ) -> JSONResponse:
     """Hybrid keyword + meaning search; results cite `path#Lstart-Lend`."""

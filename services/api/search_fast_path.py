@@ -19,11 +19,11 @@ import orjson
 from fastapi.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from services.api.routes_memory import MAX_QUERY_CHARS
 from shared.memory.search import MAX_LIMIT
 from shared.token import token_matches
 
 PATH = "/api/memory/search"
-MAX_QUERY_CHARS = 2000
 _LIMIT = re.compile(r"[1-9][0-9]{0,2}")
 
 
