@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from shared.config import Config
 from shared.memory import db
-from shared.memory.embedder import Embedder, model_identity
+from shared.memory.embedder import Embedder
 from shared.memory.fts import CommonTerms
 from shared.memory.index import MemoryIndex, Progress, SyncReport
 from shared.memory.query_service import QueryEmbeddingClient
@@ -15,12 +15,10 @@ from shared.memory.vector_matrix import VectorMatrix
 
 def make_embedder(config: Config, for_queries: bool = False, ask_workers: bool = False) -> Embedder:
     """`for_queries`: the lean query encoder; `ask_workers`: query vectors from a worker first."""
-    service = None
+    embedder = Embedder(config.embedding, config.home / "models", for_queries=for_queries)
     if ask_workers:
-        service = QueryEmbeddingClient(config, model_identity(config.embedding).key)
-    return Embedder(
-        config.embedding, config.home / "models", for_queries=for_queries, query_service=service
-    )
+        embedder.query_service = QueryEmbeddingClient(config, embedder.identity.key)
+    return embedder
 
 
 class Memory:

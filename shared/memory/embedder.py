@@ -21,6 +21,7 @@ from shared.memory.query_encoder import QueryEncoder, supports
 from shared.memory.query_service import QueryEmbeddingClient, wait_until_reachable
 
 QUERY_CACHE_SIZE = 512
+STILL_LOADING = "the embedding model is still loading"
 log = get_logger("embedder")
 
 
@@ -60,11 +61,11 @@ class Embedder:
         config: EmbeddingConfig,
         cache_dir: Path | None = None,
         for_queries: bool = False,
-        query_service: QueryEmbeddingClient | None = None,
     ) -> None:
         self.config = config
-        # Asked first for query vectors; the model here loads only when no worker answers.
-        self.query_service = query_service
+        # Set by `make_embedder(ask_workers=True)`: asked first for query vectors; the model
+        # here loads only when no worker answers.
+        self.query_service: QueryEmbeddingClient | None = None
         self.cache_dir = cache_dir  # where fastembed keeps catalogue downloads
         # Processes that embed only short queries (the API) skip onnxruntime's memory arena:
         # ~120 MB less resident memory for ~10% slower batches they never run.
@@ -132,7 +133,7 @@ class Embedder:
     @property
     def error(self) -> str | None:
         if self._error is None and self.loading:
-            return "the embedding model is still loading"
+            return STILL_LOADING
         return self._error
 
     def embed(self, texts: list[str]) -> np.ndarray:
@@ -161,7 +162,7 @@ class Embedder:
             vector = self.query_service.embed(text)
             if vector is None:  # never block a search on loading the model here
                 self.warm_up_in_background()
-                raise EmbedderUnavailable(self.error or "the embedding model is still loading")
+                raise EmbedderUnavailable(self.error or STILL_LOADING)
         else:
             vector = self.embed([text])[0]
         with self._cache_lock:
