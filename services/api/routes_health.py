@@ -29,9 +29,7 @@ def _health(request: Request) -> dict[str, Any]:
 
 
 def _model_status(embedder) -> str:
-    if embedder.loading:
-        return "loading"
-    if embedder.available():
+    if not embedder.loading and embedder.available():  # available() may start a warm-up
         return "ok"
     return "loading" if embedder.loading else f"unavailable: {embedder.error}"
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from shared.config import MemoryConfig
 from shared.memory import db
-from shared.memory.embedder import Embedder, EmbedderUnavailable
+from shared.memory.embedder import STILL_LOADING, Embedder, EmbedderUnavailable
 from shared.memory.fts import CommonTerms, query_terms, terms_expression
 from shared.memory.vector_matrix import VectorMatrix
 
@@ -167,7 +167,7 @@ class MemorySearch:
         if self.embedder is None:
             return "no embedding model configured"
         if self.embedder.loading:
-            return "the embedding model is still loading"
+            return STILL_LOADING
         if not self.embedder.available():
             return self.embedder.error
         stored = db.get_meta(self.conn, "embedding_model")
