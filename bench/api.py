@@ -199,6 +199,7 @@ def main() -> None:
             LOCALGPT_HOME=home,
             LOCALGPT_EMBEDDING_MODEL_PATH=args.model_path,
             LOCALGPT_PORT=str(port),
+            LOCALGPT_QUERY_SERVICE_WAIT="0",  # no worker runs here: the API loads its model
         )
         os.environ.pop("LOCALGPT_WORKSPACE", None)
         config = load_config()
