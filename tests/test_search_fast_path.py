@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
-import pytest
+import asyncio
+import contextlib
+import json
 
+import pytest
+from test_services import make_home
+
+from services.api import asgi_app
 from services.api.search_fast_path import PATH, _search_params
 
 TOKEN = "t" * 43
@@ -68,3 +74,43 @@ def test_the_scheme_is_case_insensitive_like_the_route():
 def test_an_empty_token_never_matches():
     for header in (b"Bearer", b"Bearer "):
         assert _search_params(scope(b"q=ferry", [(b"authorization", header)]), "") is None
+
+
+def asgi_get(app, query: bytes, token: str) -> tuple[int, bytes]:
+    """One GET /api/memory/search straight through the ASGI app (no server needed)."""
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "GET", "path": PATH, "raw_path": PATH.encode(),
+             "query_string": query, "root_path": "", "scheme": "http", "http_version": "1.1",
+             "headers": [(b"authorization", b"Bearer " + token.encode())],
+             "server": ("127.0.0.1", 31327), "client": ("127.0.0.1", 40000)}  # fmt: skip
+    # Starlette re-raises a route's error after answering it, for the server to log.
+    with contextlib.suppress(Exception):
+        asyncio.run(app(scope, receive, send))
+    assert sent, "no response at all"
+    start, body = sent[0], b"".join(m.get("body", b"") for m in sent[1:])
+    return start["status"], body
+
+
+def test_a_failing_search_gets_the_routes_json_error(tmp_path):
+    """A memory DB that cannot be read (here: not a database at all) fails the search in both
+    paths alike: the API's JSON 500, never uvicorn's plain-text one."""
+    config = make_home(tmp_path)
+    config.memory_db.parent.mkdir(parents=True, exist_ok=True)
+    config.memory_db.write_bytes(b"not a database\n" * 100)
+    app = asgi_app(config)
+    try:
+        fast = asgi_get(app, b"q=ferry", app.state.token)
+        route = asgi_get(app, b"q=ferry&via=route", app.state.token)
+    finally:
+        app.state.close()
+    assert fast == route
+    status, body = fast
+    assert status == 500
+    assert json.loads(body)["error"]["code"] == "internal_error"

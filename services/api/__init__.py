@@ -3,6 +3,8 @@
 Routes are plain `def` functions, which FastAPI runs in its threadpool, where blocking SQLite and
 queue calls belong; the memory routes are `async def` and hand their work to the API's own
 memory-DB threads (`ApiState.in_memory`). No route blocks the event loop.
+
+What uvicorn serves is `asgi_app`: the search fast path in front of the FastAPI app.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import ipaddress
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, Depends, FastAPI
+from starlette.types import ASGIApp
 
 from services.api import (
     routes_chat,
@@ -34,6 +37,9 @@ from shared.malloc import limit_arenas
 log = get_logger("api")
 
 MAX_BODY_BYTES = 1_000_000
+# FastAPI exports OpenTelemetry spans, metrics and logs whenever the environment configures a
+# global provider; request URLs carry search queries, so nothing leaves this process unasked.
+NO_TELEMETRY = {"tracing": False, "metrics": False, "logs": False, "auto_configure": False}
 
 
 def create_app(config: Config) -> FastAPI:
@@ -48,6 +54,7 @@ def create_app(config: Config) -> FastAPI:
         log.info("api_stopped")
 
     app = FastAPI(
+        telemetry=NO_TELEMETRY,
         title="LocalGPT",
         version="0.1.0",
         lifespan=lifespan,
@@ -67,8 +74,14 @@ def create_app(config: Config) -> FastAPI:
     app.include_router(routes_health.router)
     app.include_router(api)
     mount_web(app)
-    app.add_middleware(SearchFastPath)  # outermost of ours: see its docstring
     return app
+
+
+def asgi_app(config: Config) -> ASGIApp:
+    """The app uvicorn runs: well-formed searches answered in front of FastAPI (see
+    `search_fast_path`), everything else by the FastAPI app."""
+    app = create_app(config)
+    return SearchFastPath(app, app.state.api)
 
 
 class RemoteBindRefused(Exception):
@@ -95,7 +108,7 @@ def serve(config: Config, host: str, port: int) -> None:
 
     check_bind(host, config.server.allow_remote)
     limit_arenas()  # before any thread starts: see shared/malloc.py
-    app = create_app(config)
+    app = asgi_app(config)
     log.info("api_starting", host=host, port=port)
     uvicorn.run(
         app, host=host, port=port, log_config=None, timeout_graceful_shutdown=3, access_log=True

@@ -63,5 +63,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.error("request_failed", path=request.url.path, error=f"{exc.__class__.__name__}: {exc}")
-        return error_response(500, "internal error; see the api log for details")
+        return unexpected_error_response(request.url.path, exc)
+
+
+def unexpected_error_response(path: str, exc: Exception) -> JSONResponse:
+    """A 500 that says where to look, with the cause in the log (never in the response)."""
+    log.error("request_failed", path=path, error=f"{exc.__class__.__name__}: {exc}")
+    return error_response(500, "internal error; see the api log for details")

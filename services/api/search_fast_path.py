@@ -3,7 +3,8 @@ per-request machinery.
 
 Search is the API's hot route, and the API's throughput is bound by the GIL: FastAPI's routing,
 dependency solving and validation held it about as long as the search itself (`bench/api.py`).
-This pure-ASGI middleware answers the common case directly: a valid bearer token, `q` (and
+This ASGI layer sits in front of the whole FastAPI app (so also before its middleware stack and
+its OpenTelemetry hook) and answers the common case directly: a valid bearer token, `q` (and
 optionally `limit`) in range, no body. Anything else (a missing or wrong token, an invalid or
 unexpected parameter, a body) falls through to the FastAPI route, which stays the documented one
 and produces every error, so both paths give the same answers. Tests compare them. The body is
@@ -16,10 +17,11 @@ import re
 from urllib.parse import parse_qsl
 
 import orjson
-from fastapi.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from services.api.errors import unexpected_error_response
 from services.api.routes_memory import MAX_QUERY_CHARS
+from services.api.state import ApiState
 from shared.memory.search import MAX_LIMIT
 from shared.token import token_matches
 
@@ -28,23 +30,34 @@ _LIMIT = re.compile(r"[1-9][0-9]{0,2}")
 
 
 class SearchFastPath:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+    """Wraps the FastAPI app: answers the searches it can, hands it everything else."""
+
+    def __init__(self, app: ASGIApp, state: ApiState) -> None:
+        self.app, self.state = app, state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] != PATH or scope["method"] != "GET":
             await self.app(scope, receive, send)
             return
-        state = scope["app"].state.api
-        params = _search_params(scope, state.token)
+        params = _search_params(scope, self.state.token)
         if params is None:
             await self.app(scope, receive, send)
             return
         query, limit = params
-        body = await state.in_memory(
-            lambda memory: orjson.dumps(memory.search(query, limit).as_dict())
-        )
-        await Response(body, media_type="application/json")(scope, receive, send)
+        try:
+            body = await self.state.in_memory(
+                lambda memory: orjson.dumps(memory.search(query, limit).as_dict())
+            )
+        except Exception as exc:  # the route's answer to the same failure: JSON, logged
+            await unexpected_error_response(PATH, exc)(scope, receive, send)
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": _headers(body)})
+        await send({"type": "http.response.body", "body": body})
+
+
+def _headers(body: bytes) -> list[tuple[bytes, bytes]]:
+    """The headers Starlette's JSONResponse would send."""
+    return [(b"content-length", str(len(body)).encode()), (b"content-type", b"application/json")]
 
 
 def _search_params(scope: Scope, token: str) -> tuple[str, int | None] | None:

@@ -1,0 +1,62 @@
+"""Nothing leaves the API process unasked: FastAPI's native OpenTelemetry stays off even when
+the environment has configured a global tracer provider (its spans would carry `url.query`,
+the user's search text)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from conftest import ROOT
+
+# Registers a tracer provider, as an instrumented environment would, sends one request through
+# an app and prints how often the app asked the provider for a tracer.
+SCRIPT = """
+import asyncio, sys
+from pathlib import Path
+from opentelemetry import trace
+
+class Recording(trace.TracerProvider):
+    asked = 0
+    def get_tracer(self, *args, **kwargs):
+        Recording.asked += 1
+        return trace.NoOpTracer()
+
+trace.set_tracer_provider(Recording())
+sys.path.insert(0, "tests")
+if sys.argv[1] == "ours":
+    from test_services import make_home
+    from services.api import asgi_app
+    app = asgi_app(make_home(Path(sys.argv[2])))
+else:
+    from fastapi import FastAPI
+    app = FastAPI()
+
+async def request():
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+    async def send(message):
+        pass
+    scope = {"type": "http", "method": "GET", "path": "/api/memory/stats", "raw_path": b"/",
+             "query_string": b"", "root_path": "", "scheme": "http", "http_version": "1.1",
+             "headers": [], "server": ("127.0.0.1", 1), "client": ("127.0.0.1", 2)}
+    await app(scope, receive, send)
+
+asyncio.run(request())
+print(Recording.asked)
+"""
+
+
+def tracer_requests(app: str, home: str) -> int:
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT, app, home], capture_output=True, text=True, cwd=ROOT
+    )
+    assert done.returncode == 0, done.stderr
+    return int(done.stdout.split()[-1])
+
+
+@pytest.mark.parametrize("app, traced", [("fastapi-default", True), ("ours", False)])
+def test_requests_are_never_traced(tmp_path, app, traced):
+    """The default app (the control) asks the provider for a tracer; ours never does."""
+    assert (tracer_requests(app, str(tmp_path)) > 0) is traced
