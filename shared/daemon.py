@@ -29,7 +29,7 @@ from pathlib import Path
 from honcho.environ import expand_processes, parse, parse_procfile
 
 from shared.config import Config
-from shared.logs import running_writers
+from shared.logfiles import running_writers
 
 REPO_PROCFILE = Path(__file__).resolve().parents[1] / "Procfile"
 HONCHO_BASE_PORT = 5000

@@ -1,141 +1,168 @@
-"""structlog set-up shared by every process: one JSON object a line, tagged with the service name.
+"""Logging shared by every process: one JSON object a line, tagged with the service name.
 
 The CLI logs to stderr (so stdout stays clean for `--json` output) and writes no files; services
-log to stdout (for honcho) and, given `log_dir`, also to `<log_dir>/<service>.jsonl`, rotated by
-size. `LOG_FORMAT=json|console` forces the stream's renderer (JSON unless the stream is a
-terminal); files are always JSON. Every event passes the redaction processor on every sink.
+log to stdout (for honcho) and, given `log_dir`, also to their own rotated file (see
+`shared.logfiles`). `LOG_FORMAT=json|console` forces the stream's renderer (JSON unless the
+stream is a terminal); files are always JSON. Every event is masked (`shared.logline`) on every
+sink, tracebacks included.
 
-Two processes of one service (two workers) must never share a file: RotatingFileHandler rotates
-by renaming, so a second writer would keep appending to the renamed file, or rotate it again.
-Each process therefore claims a numbered slot with a non-blocking `flock` held for its lifetime:
-slot 1 writes `worker.jsonl`, slot 2 `worker.2.jsonl`, and so on. The kernel releases the lock
-when the process dies (even by SIGKILL), so restarts reuse the same files and the disk used stays
-bounded by (concurrent processes) x (max_bytes x (backups + 1)), unlike a file per pid.
+Two roads lead to the same sinks:
+- our events (`get_logger(...).info("event", field=...)`) go through structlog alone: a few
+  processors, then `Output.write`. Going through stdlib logging as well (a record, a formatter,
+  a handler per sink) made a line cost 3-5x more, and every process logs, the API once a request;
+- the libraries' stdlib records (uvicorn, huey, litellm, ...) reach `Output.write` through one
+  root handler, as the same kind of event: message, level, their record's time, `extra` fields
+  and the bound context (so huey's lines carry the `task_id` bound around a task).
+
+structlog caches each logger on first use, so the processors never change: they read the
+current `Output` (and level), which `configure_logging` replaces.
 """
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
-import re
-import stat
 import sys
 import threading
+import time
 from datetime import UTC, datetime
-from logging.handlers import RotatingFileHandler
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 import structlog
 from structlog.tracebacks import ExceptionDictTransformer
 
 from shared.config import home_dir
-from shared.redact import redaction_processor
+from shared.logfiles import LogFileBusy, RotatingFile, log_file_for, release_log_file
+from shared.logline import redacted_json
+from shared.redact import TokenFile, redact_value
+
+__all__ = ["LogFileBusy", "configure_logging", "get_logger"]
 
 LOG_MAX_BYTES = 10 * 1024 * 1024
 LOG_BACKUPS = 5
-MAX_SLOTS = 64
-_SERVICE_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
+LEVELS = {"debug": 10, "info": 20, "warning": 30, "warn": 30, "error": 40, "exception": 40,
+          "critical": 50, "fatal": 50}  # fmt: skip
+_LEVEL_NAMES = ("debug", "info", "warning", "error", "critical")
 # Locals in tracebacks may hold note text or credentials: keep frames, never locals.
-_dict_tracebacks = structlog.processors.ExceptionRenderer(
+_traceback_data = structlog.processors.ExceptionRenderer(
     ExceptionDictTransformer(show_locals=False)
 )
+# What every LogRecord has; anything else on a record came from `extra=`.
+_RECORD_FIELDS = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "taskName"}
+_NOISE = {"color_message", "litellm_redacted"}
 
 
-class LogFileBusy(RuntimeError):
-    """Every slot of a service's log files is held by another live process."""
+class Output:
+    """Where events go: the stream (JSON or, on a terminal, console lines) and the log file."""
 
+    def __init__(
+        self, service: str, stream: TextIO, as_json: bool, file: RotatingFile | None,
+        token: TokenFile, level: int,
+    ) -> None:  # fmt: skip
+        self.service, self.stream, self.as_json, self.file = service, stream, as_json, file
+        self.token, self.level, self.pid = token, level, os.getpid()
+        self._console = None if as_json else structlog.dev.ConsoleRenderer(colors=stream.isatty())
+        self._lock = threading.Lock()
+        self._failed: set[str] = set()
 
-class PrivateRotatingFileHandler(RotatingFileHandler):
-    """Log files readable by the owner only: they may quote notes and task text."""
+    def write(self, event: dict[str, Any]) -> None:
+        event.setdefault("service", self.service)
+        event.setdefault("pid", self.pid)
+        token = self.token.value()
+        console = None if self._console is None else self._console_line(dict(event), token)
+        line = None
+        if self.as_json or self.file is not None:
+            line = redacted_json(_traceback_data(None, "", event), token)
+        with self._lock:
+            self._to("stream", self._write_stream, line if console is None else console)
+            if self.file is not None and line is not None:
+                self._to("file", self.file.write, line)
 
-    def _open(self):  # noqa: ANN202 - the stdlib's signature
-        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        self._regular = stat.S_ISREG(os.fstat(fd).st_mode)
-        return open(fd, self.mode, encoding=self.encoding, errors=self.errors)  # noqa: SIM115
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
 
-    def shouldRollover(self, record: logging.LogRecord) -> bool:  # noqa: N802 - stdlib name
-        """The stdlib's check, with its two stat calls done once per opened file, not per
-        line (and, like it, never rolling over anything but a regular file)."""
-        if self.stream is None:
-            self.stream = self._open()
-        if self.maxBytes <= 0 or not self._regular:
-            return False
-        return self.stream.tell() + len(self.format(record)) + 1 >= self.maxBytes
+    def _console_line(self, event: dict[str, Any], token: str | None) -> str:
+        event = structlog.processors.format_exc_info(None, "", event)
+        return self._console(None, "", redact_value(event, token))
 
+    def _write_stream(self, line: str) -> None:
+        self.stream.write(line + "\n")
+        self.stream.flush()
 
-class FormatOnce(logging.Formatter):
-    """Renders each record once for every handler sharing it: the stream, the file, and the
-    file's size check each render it otherwise (three renders of every line)."""
-
-    def __init__(self, inner: logging.Formatter) -> None:
-        super().__init__()
-        self.inner = inner
-        self._last = threading.local()
-
-    def format(self, record: logging.LogRecord) -> str:
-        last = self._last
-        if getattr(last, "record", None) is not record:
-            last.text, last.record = self.inner.format(record), record
-        return last.text
-
-
-class _Sink:
-    """This process's claimed log file (one per process, kept across reconfiguration)."""
-
-    key: tuple[str, Path] | None = None
-    lock_fd: int | None = None
-    path: Path | None = None
-
-    @classmethod
-    def claim(cls, log_dir: Path, service: str) -> Path:
-        key = (service, log_dir.resolve())
-        if cls.key == key and cls.path is not None:
-            return cls.path
-        cls.release()
-        log_dir.mkdir(parents=True, exist_ok=True)
-        for slot in range(1, MAX_SLOTS + 1):
-            fd = os.open(log_dir / f".{service}.{slot}.lock", os.O_RDWR | os.O_CREAT, 0o600)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                os.close(fd)
-                continue
-            cls.key, cls.lock_fd = key, fd
-            cls.path = log_dir / (f"{service}.jsonl" if slot == 1 else f"{service}.{slot}.jsonl")
-            return cls.path
-        raise LogFileBusy(f"all {MAX_SLOTS} log files of {service!r} in {log_dir} are in use")
-
-    @classmethod
-    def release(cls) -> None:
-        if cls.lock_fd is not None:
-            os.close(cls.lock_fd)
-        cls.key = cls.lock_fd = cls.path = None
-
-
-def log_file_for(service: str, log_dir: Path) -> Path:
-    """Claim (or return this process's already claimed) log file of `service` in `log_dir`."""
-    if not _SERVICE_NAME.match(service):
-        raise ValueError(f"service name {service!r} cannot name a log file")
-    return _Sink.claim(log_dir, service)
-
-
-def running_writers(service: str, log_dir: Path) -> int:
-    """How many live processes hold a log file of `service` (i.e. run it against this home)."""
-    count = 0
-    for lock in log_dir.glob(f".{service}.*.lock"):
+    def _to(self, sink: str, write: Any, line: str) -> None:
+        """A failing sink (a closed pipe, a full disk) never fails the code that logged: it is
+        reported once on stderr, and the other sink still gets the line."""
         try:
-            fd = os.open(lock, os.O_RDONLY)
-        except OSError:
-            continue
+            write(line)
+        except (OSError, ValueError) as exc:
+            if sink not in self._failed:
+                self._failed.add(sink)
+                print(f"localgpt: cannot write the {sink} log: {exc}", file=sys.__stderr__)
+
+
+class _State:
+    output: Output | None = None
+
+
+def _below_level(_: object, method: str, event: dict) -> dict:
+    output = _State.output
+    if output is None or LEVELS.get(method, 20) < output.level:
+        raise structlog.DropEvent
+    return event
+
+
+def _timestamp(_: object, __: str, event: dict) -> dict:
+    event["ts"] = utc_iso(time.time())
+    return event
+
+
+def _hand_over(_: object, __: str, event: dict) -> tuple[tuple[dict], dict]:
+    return (event,), {}
+
+
+class _Writer:
+    """What structlog's bound loggers call (by level name) with the finished event."""
+
+    def write(self, event: dict[str, Any]) -> None:
+        output = _State.output
+        if output is not None:
+            output.write(event)
+
+    debug = info = warning = warn = error = critical = exception = fatal = msg = write
+
+
+class _StdlibRecords(logging.Handler):
+    """The libraries' stdlib records, as events on the same output."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        output = _State.output
+        if output is None:
+            return
         try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            count += 1
-        finally:
-            os.close(fd)
-    return count
+            output.write(record_event(record))
+        except Exception:
+            self.handleError(record)
+
+
+def record_event(record: logging.LogRecord) -> dict[str, Any]:
+    event: dict[str, Any] = {
+        key: value
+        for key, value in record.__dict__.items()
+        if key not in _RECORD_FIELDS and key not in _NOISE
+    }
+    for key, value in structlog.contextvars.get_contextvars().items():
+        event.setdefault(key, value)
+    event.update(event=record.getMessage(), level=record.levelname.lower())
+    event["ts"] = utc_iso(record.created)
+    if record.exc_info:
+        event["exc_info"] = record.exc_info
+    return event
+
+
+def utc_iso(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).isoformat().replace("+00:00", "Z")
 
 
 def configure_logging(
@@ -148,7 +175,8 @@ def configure_logging(
     max_bytes: int = LOG_MAX_BYTES,
     backups: int = LOG_BACKUPS,
 ) -> Path | None:
-    """Route structlog and stdlib logging to `stream` (and a rotated file when `log_dir` is set).
+    """Send this process's events and stdlib records to `stream` (and a rotated file when
+    `log_dir` is set).
 
     `token_file` holds the API token to mask (default `$LOCALGPT_HOME/token`). Returns the log
     file this process writes, or None without `log_dir`.
@@ -156,76 +184,53 @@ def configure_logging(
     stream = stream or sys.stdout
     fmt = os.environ.get("LOG_FORMAT")
     as_json = (fmt == "json") if fmt else not stream.isatty()
-    redact = redaction_processor(token_file or home_dir() / "token")
-
-    def add_service(_: object, __: str, event: dict) -> dict:
-        event.setdefault("service", service)
-        event.setdefault("pid", os.getpid())
-        return event
-
-    def drop_noise(_: object, __: str, event: dict) -> dict:
-        for key in ("color_message", "litellm_redacted"):
-            event.pop(key, None)
-        return event
-
-    common = [
-        structlog.contextvars.merge_contextvars,
-        structlog.stdlib.add_log_level,
-        structlog.stdlib.ExtraAdder(),
-        drop_noise,
-    ]
-    shared = [*common, structlog.processors.TimeStamper(fmt="iso", utc=True, key="ts"), add_service]
-    foreign = [*common, record_time, add_service]  # stdlib records (uvicorn, huey, ...)
-    structlog.configure(
-        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
-        logger_factory=structlog.stdlib.LoggerFactory(),
-        wrapper_class=structlog.stdlib.BoundLogger,
-        cache_logger_on_first_use=False,
-    )
-
-    def formatter(json_lines: bool, colors: bool = False) -> logging.Formatter:
-        renderer = (
-            structlog.processors.JSONRenderer()
-            if json_lines
-            else structlog.dev.ConsoleRenderer(colors=colors)
-        )
-        return structlog.stdlib.ProcessorFormatter(
-            foreign_pre_chain=foreign,
-            processors=[
-                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-                # Tracebacks become data before redaction, so they are masked too.
-                _dict_tracebacks if json_lines else structlog.processors.format_exc_info,
-                redact,
-                renderer,
-            ],
-        )
-
-    json_lines = FormatOnce(formatter(json_lines=True))
-    stream_handler = logging.StreamHandler(stream)
-    stream_handler.setFormatter(json_lines if as_json else formatter(False, colors=stream.isatty()))
-    handlers: list[logging.Handler] = [stream_handler]
-    path = None
+    level_name = (level or os.environ.get("LOG_LEVEL", "INFO")).upper()
+    if level_name.lower() not in _LEVEL_NAMES:
+        raise ValueError(f"unknown log level {level_name!r}: use {', '.join(_LEVEL_NAMES)}")
+    path = file = None
     if log_dir is not None:
         path = log_file_for(service, log_dir)
-        file_handler = PrivateRotatingFileHandler(
-            path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8"
-        )
-        file_handler.setFormatter(json_lines)
-        handlers.append(file_handler)
+        file = RotatingFile(path, max_bytes, backups)
     else:
-        _Sink.release()
+        release_log_file()
+    token = TokenFile(token_file or home_dir() / "token")
+    previous, _State.output = (
+        _State.output,
+        Output(service, stream, as_json, file, token, LEVELS[level_name.lower()]),
+    )
+    if previous is not None:
+        previous.close()
+    _configure_structlog()
+    _route_stdlib_records(level_name)
+    return path
+
+
+def _configure_structlog() -> None:
+    structlog.configure(
+        processors=[
+            _below_level,
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            _timestamp,
+            _hand_over,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG),  # see _below_level
+        logger_factory=lambda *_: _Writer(),
+        cache_logger_on_first_use=True,
+    )
+
+
+def _route_stdlib_records(level_name: str) -> None:
     _skip_unused_record_fields()
     root = logging.getLogger()
     for old in root.handlers:
-        if old not in handlers:
-            old.close()
-    root.handlers[:] = handlers
-    root.setLevel(level or os.environ.get("LOG_LEVEL", "INFO").upper())
+        old.close()
+    root.handlers[:] = [_StdlibRecords()]
+    root.setLevel(level_name)
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "huey", "huey.consumer"):
         lib_logger = logging.getLogger(name)
         lib_logger.handlers.clear()
         lib_logger.propagate = True
-    return path
 
 
 def _skip_unused_record_fields() -> None:
@@ -236,14 +241,6 @@ def _skip_unused_record_fields() -> None:
     logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
 
 
-def record_time(_: object, __: str, event: dict) -> dict:
-    """A stdlib record's own creation time, so every sink shows the same `ts` for it (the
-    pre-chain runs once per handler, and TimeStamper would read the clock each time)."""
-    record = event.get("_record")
-    moment = datetime.fromtimestamp(record.created, UTC) if record else datetime.now(UTC)
-    event["ts"] = moment.isoformat().replace("+00:00", "Z")
-    return event
-
-
-def get_logger(name: str) -> structlog.stdlib.BoundLogger:
+def get_logger(name: str) -> Any:
+    """A structlog logger: `.info("event_name", field=value, ...)`, `.warning`, `.exception`."""
     return structlog.get_logger(name)

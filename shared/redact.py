@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import os
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,7 +89,7 @@ def _is_sensitive_name(key: str) -> bool:
 
 def redact_text(text: str, exact: str | None = None) -> str:
     """Mask key-shaped substrings and every occurrence of `exact` (the LocalGPT token)."""
-    if exact and len(exact) >= MIN_TOKEN_CHARS and exact in text:
+    if _maskable(exact) and exact in text:
         text = text.replace(exact, MASK)
     # casefold() maps what IGNORECASE matches too (the Kelvin sign to k, the long s to s).
     folded = text.casefold()
@@ -100,13 +101,26 @@ def redact_text(text: str, exact: str | None = None) -> str:
     return text
 
 
+def could_hold_secret(text: str, exact: str | None = None) -> bool:
+    """False only when `redact_text(text, exact)` would return `text` as it is: no key marker
+    and no `exact` in it. Cheaper than `redact_text`, so many strings can be cleared at once."""
+    if _maskable(exact) and exact in text:
+        return True
+    return _ANY_MARKER.search(text.casefold()) is not None
+
+
+def _maskable(exact: str | None) -> bool:
+    return bool(exact) and len(exact) >= MIN_TOKEN_CHARS
+
+
 def redact_value(value: Any, exact: str | None = None) -> Any:
     """A copy of `value` with secrets masked, walking dicts, lists and tuples."""
     if isinstance(value, str):
         return redact_text(value, exact)
     if isinstance(value, dict):
         return {
-            k: _mask(v) if is_sensitive_key(k) else redact_value(v, exact) for k, v in value.items()
+            k: mask_value(v) if is_sensitive_key(k) else redact_value(v, exact)
+            for k, v in value.items()
         }
     if isinstance(value, list | tuple | set | frozenset):
         return [redact_value(v, exact) for v in value]
@@ -116,22 +130,31 @@ def redact_value(value: Any, exact: str | None = None) -> Any:
     return redact_text(str(value), exact)
 
 
-def _mask(value: Any) -> Any:
+def mask_value(value: Any) -> Any:
     """Keep "no value" visible (None, False, empty): it tells a reader the key was missing."""
     return value if value is None or isinstance(value, bool) or value == "" else MASK
 
 
 class TokenFile:
-    """The current content of the token file, re-read only when the file changes."""
+    """The current content of the token file, re-read only when the file changes.
 
-    def __init__(self, path: Path | None) -> None:
-        self.path = path
+    Once there is a token, the file is looked at no more than once a second (a `stat` a log
+    line was a fifth of a line's cost); until then, on every call, so a token created after
+    logging began is masked from its first use."""
+
+    def __init__(self, path: Path | None, recheck_seconds: float = 1.0) -> None:
+        self.path, self.recheck_seconds = path, recheck_seconds
         self._signature: tuple[int, int, int] | None = None
         self._value: str | None = None
+        self._next_check = 0.0
 
     def value(self) -> str | None:
         if self.path is None:
             return None
+        now = time.monotonic()
+        if self._value is not None and now < self._next_check:
+            return self._value
+        self._next_check = now + self.recheck_seconds
         try:
             st = os.stat(self.path)
         except OSError:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 
@@ -92,14 +93,17 @@ def test_objects_are_rendered_then_masked():
 
 def test_token_file_is_reread_when_it_changes(tmp_path):
     path = tmp_path / "token"
-    token = TokenFile(path)
+    token = TokenFile(path, recheck_seconds=0.2)
     assert token.value() is None  # no file yet: the API creates it later
     path.write_text("first-token-value\n")
-    assert token.value() == "first-token-value"
+    assert token.value() == "first-token-value"  # no token yet: looked for on every call
     path.write_text("second-token-value-longer\n")
     os.utime(path, ns=(1, 1))  # a different mtime even on coarse clocks
+    assert token.value() == "first-token-value"  # within the recheck interval
+    time.sleep(0.25)
     assert token.value() == "second-token-value-longer"
     path.unlink()
+    time.sleep(0.25)
     assert token.value() is None
 
 
