@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, Depends, FastAPI
 from starlette.types import ASGIApp
 
+from services.access_log import AccessLog
 from services.api import (
     routes_chat,
     routes_health,
@@ -78,10 +79,10 @@ def create_app(config: Config) -> FastAPI:
 
 
 def asgi_app(config: Config) -> ASGIApp:
-    """The app uvicorn runs: well-formed searches answered in front of FastAPI (see
-    `search_fast_path`), everything else by the FastAPI app."""
+    """The app uvicorn runs: a log event for every request, well-formed searches answered in
+    front of FastAPI (see `search_fast_path`), everything else by the FastAPI app."""
     app = create_app(config)
-    return SearchFastPath(app, app.state.api)
+    return AccessLog(SearchFastPath(app, app.state.api))
 
 
 class RemoteBindRefused(Exception):
@@ -111,5 +112,6 @@ def serve(config: Config, host: str, port: int) -> None:
     app = asgi_app(config)
     log.info("api_starting", host=host, port=port)
     uvicorn.run(
-        app, host=host, port=port, log_config=None, timeout_graceful_shutdown=3, access_log=True
-    )
+        app, host=host, port=port, log_config=None, timeout_graceful_shutdown=3,
+        access_log=False,  # AccessLog writes one structured event a request instead
+    )  # fmt: skip

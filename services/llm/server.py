@@ -21,6 +21,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
+from services.access_log import AccessLog
 from shared.config import LOCAL_LLM_MODEL, Config
 from shared.logs import get_logger
 
@@ -224,4 +225,7 @@ def serve(config: Config, host: str | None = None, port: int | None = None) -> N
     )
     app = create_app(Engine(llama, LOCAL_LLM_MODEL, threading.Lock()))
     log.info("llm_server_starting", url=f"http://{host}:{port}/v1", model=LOCAL_LLM_MODEL)
-    uvicorn.run(app, host=host, port=port, log_config=None, timeout_graceful_shutdown=3)
+    uvicorn.run(
+        AccessLog(app), host=host, port=port, log_config=None, timeout_graceful_shutdown=3,
+        access_log=False,  # AccessLog writes one structured event a request instead
+    )  # fmt: skip

@@ -1,0 +1,73 @@
+"""The HTTP services' access log: one structured event per request, after its response."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import json
+import logging
+import sys
+
+import pytest
+import structlog
+
+from services.access_log import AccessLog
+from shared.logs import configure_logging
+
+
+@pytest.fixture
+def log_stream(tmp_path, monkeypatch):
+    monkeypatch.setenv("LOG_FORMAT", "json")
+    stream = io.StringIO()
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    configure_logging("api", stream=stream, token_file=tmp_path / "token")
+    yield stream
+    configure_logging("test", stream=sys.stderr)
+    root.handlers[:], root.level = handlers, level
+    structlog.contextvars.clear_contextvars()
+
+
+def call(app, path: str = "/x", query: bytes = b"") -> list[dict]:
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "GET", "path": path, "query_string": query,
+             "headers": [], "client": ("127.0.0.1", 40000)}  # fmt: skip
+    with contextlib.suppress(RuntimeError):
+        asyncio.run(AccessLog(app)(scope, receive, send))
+    return sent
+
+
+def events(stream: io.StringIO) -> list[dict]:
+    return [json.loads(line) for line in stream.getvalue().splitlines()]
+
+
+def test_a_request_is_one_event_written_after_its_response(log_stream):
+    async def not_found(scope, receive, send):
+        await send({"type": "http.response.start", "status": 404, "headers": []})
+        await send({"type": "http.response.body", "body": b"no"})
+        assert log_stream.getvalue() == ""  # nothing logged while the response goes out
+
+    call(not_found, "/api/memory/file", b"path=a.md")
+    (event,) = events(log_stream)
+    assert event["event"] == "http_request" and event["service"] == "api"
+    assert (event["method"], event["path"], event["query"], event["status"]) == (
+        "GET", "/api/memory/file", "path=a.md", 404,
+    )  # fmt: skip
+    assert event["client"] == "127.0.0.1:40000" and event["ms"] >= 0
+
+
+def test_a_request_that_fails_before_answering_counts_as_500(log_stream):
+    async def broken(scope, receive, send):
+        raise RuntimeError("boom")
+
+    assert call(broken) == []  # uvicorn sends the 500 for it
+    (event,) = events(log_stream)
+    assert event["status"] == 500 and "query" not in event
