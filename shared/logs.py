@@ -184,8 +184,8 @@ def configure_logging(
     stream = stream or sys.stdout
     fmt = os.environ.get("LOG_FORMAT")
     as_json = (fmt == "json") if fmt else not stream.isatty()
-    level_name = (level or os.environ.get("LOG_LEVEL", "INFO")).upper()
-    if level_name.lower() not in _LEVEL_NAMES:
+    level_name = (level or os.environ.get("LOG_LEVEL", "INFO")).lower()
+    if level_name not in LEVELS:
         raise ValueError(f"unknown log level {level_name!r}: use {', '.join(_LEVEL_NAMES)}")
     path = file = None
     if log_dir is not None:
@@ -196,12 +196,12 @@ def configure_logging(
     token = TokenFile(token_file or home_dir() / "token")
     previous, _State.output = (
         _State.output,
-        Output(service, stream, as_json, file, token, LEVELS[level_name.lower()]),
+        Output(service, stream, as_json, file, token, LEVELS[level_name]),
     )
     if previous is not None:
         previous.close()
     _configure_structlog()
-    _route_stdlib_records(level_name)
+    _route_stdlib_records(LEVELS[level_name])
     return path
 
 
@@ -220,13 +220,13 @@ def _configure_structlog() -> None:
     )
 
 
-def _route_stdlib_records(level_name: str) -> None:
+def _route_stdlib_records(level: int) -> None:
     _skip_unused_record_fields()
     root = logging.getLogger()
     for old in root.handlers:
         old.close()
     root.handlers[:] = [_StdlibRecords()]
-    root.setLevel(level_name)
+    root.setLevel(level)
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "huey", "huey.consumer"):
         lib_logger = logging.getLogger(name)
         lib_logger.handlers.clear()

@@ -175,3 +175,9 @@ def test_the_cli_writes_no_log_file(home):
     result = run_cli("--verbose", "config", "show")
     assert result.returncode == 0, result.stderr
     assert not list((home / "logs").glob("*.jsonl*"))
+
+
+def test_an_unknown_log_level_is_one_clear_error(home):
+    result = run_cli("run", "heartbeat", env={"LOG_LEVEL": "loud"})
+    assert result.returncode == 1
+    assert "unknown log level 'loud'" in result.stderr and "Traceback" not in result.stderr

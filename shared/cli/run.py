@@ -32,6 +32,8 @@ def start_logging(service: str, config: Config) -> None:
         )
     except (OSError, LogFileBusy) as exc:
         fail(f"cannot open the log file of {service}: {exc}")
+    except ValueError as exc:  # an unknown LOG_LEVEL
+        fail(str(exc))
 
 
 @app.command()
