@@ -285,3 +285,21 @@ def test_a_chunked_body_without_length_is_limited_too(api):
         "/api/memory/reindex", content=chunks(), headers={"Content-Type": "application/json"}
     )
     assert_error(response, 413, "payload_too_large")
+
+
+@pytest.mark.parametrize("path", ["/health", "/", "/docs", "/api/memory/search?q=ferry"])
+def test_requests_for_another_host_are_refused(api, path):
+    """DNS rebinding: a page whose domain resolves to 127.0.0.1 sends its own name as Host. The
+    token-holding search (answered by the fast path) is refused as well as the open routes."""
+    _, client, _ = api
+    message = assert_error(
+        client.get(path, headers={"Host": "rebound.example:31327"}), 400, "bad_request"
+    )
+    assert "rebound.example" in message and "loopback" in message
+
+
+def test_loopback_names_are_served(api):
+    _, client, _ = api
+    port = client.base_url.port
+    for host in (f"localhost:{port}", f"127.0.0.1:{port}", "app.localhost"):
+        assert client.get("/health", headers={"Host": host}).status_code == 200

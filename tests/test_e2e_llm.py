@@ -147,3 +147,12 @@ def test_chat_repl_commands(llm_home):
     assert "unknown command /bogus" in done.stderr
     session = SessionStore(llm_home / "sessions").open("repl-test")
     assert [m["role"] for m in session.context_messages()] == ["user", "assistant"]
+
+
+def test_the_model_server_refuses_requests_for_another_host(llm_port):
+    """It has no token: a rebinding page must not get to use it."""
+    url = f"http://127.0.0.1:{llm_port}/v1/models"
+    refused = httpx.get(url, headers={"Host": "rebound.example"}, timeout=10)
+    assert refused.status_code == 400
+    assert "rebound.example" in refused.json()["error"]["message"]
+    assert httpx.get(url, timeout=10).status_code == 200

@@ -9,7 +9,6 @@ What uvicorn serves is `asgi_app`: the search fast path in front of the FastAPI 
 
 from __future__ import annotations
 
-import ipaddress
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, Depends, FastAPI
@@ -26,11 +25,12 @@ from services.api import (
     routes_tasks,
 )
 from services.api.auth import require_token
-from services.api.errors import install_error_handlers
+from services.api.errors import error_response, install_error_handlers
 from services.api.limits import BodyLimitMiddleware
 from services.api.search_fast_path import SearchFastPath
 from services.api.state import ApiState
 from services.api.web import mount_web
+from services.host_check import LoopbackHostsOnly, is_loopback_host
 from shared.config import Config
 from shared.logs import get_logger
 from shared.malloc import limit_arenas
@@ -78,11 +78,15 @@ def create_app(config: Config) -> FastAPI:
     return app
 
 
-def asgi_app(config: Config) -> ASGIApp:
-    """The app uvicorn runs: a log event for every request, well-formed searches answered in
-    front of FastAPI (see `search_fast_path`), everything else by the FastAPI app."""
+def asgi_app(config: Config, host: str | None = None) -> ASGIApp:
+    """The app uvicorn runs on `host` (default `[server] host`): a log event for every request,
+    requests for other hosts refused on loopback (see `host_check`), well-formed searches
+    answered in front of FastAPI (see `search_fast_path`), everything else by the FastAPI app."""
     app = create_app(config)
-    return AccessLog(SearchFastPath(app, app.state.api))
+    served: ASGIApp = SearchFastPath(app, app.state.api)
+    if is_loopback_host(host or config.server.host):
+        served = LoopbackHostsOnly(served, refusal=lambda message: error_response(400, message))
+    return AccessLog(served)
 
 
 class RemoteBindRefused(Exception):
@@ -90,13 +94,7 @@ class RemoteBindRefused(Exception):
 
 
 def check_bind(host: str, allow_remote: bool) -> None:
-    if host == "localhost" or allow_remote:
-        return
-    try:
-        loopback = ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        loopback = False
-    if not loopback:
+    if not allow_remote and not is_loopback_host(host):
         raise RemoteBindRefused(
             f"refusing to listen on {host}: only loopback addresses are allowed unless "
             "[server] allow_remote = true is set in config.toml (anyone who can reach the "
@@ -109,7 +107,7 @@ def serve(config: Config, host: str, port: int) -> None:
 
     check_bind(host, config.server.allow_remote)
     limit_arenas()  # before any thread starts: see shared/malloc.py
-    app = asgi_app(config)
+    app = asgi_app(config, host)
     log.info("api_starting", host=host, port=port)
     uvicorn.run(
         app, host=host, port=port, log_config=None, timeout_graceful_shutdown=3,

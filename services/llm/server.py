@@ -22,6 +22,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from services.access_log import AccessLog
+from services.host_check import LoopbackHostsOnly, is_loopback_host
 from shared.config import LOCAL_LLM_MODEL, Config
 from shared.logs import get_logger
 
@@ -223,7 +224,9 @@ def serve(config: Config, host: str | None = None, port: int | None = None) -> N
         context=settings.context,
         extra_buffers=settings.extra_buffers,
     )
-    app = create_app(Engine(llama, LOCAL_LLM_MODEL, threading.Lock()))
+    app: Any = create_app(Engine(llama, LOCAL_LLM_MODEL, threading.Lock()))
+    if is_loopback_host(host):  # see services/host_check.py
+        app = LoopbackHostsOnly(app, lambda message: _error(400, message, "invalid_request_error"))
     log.info("llm_server_starting", url=f"http://{host}:{port}/v1", model=LOCAL_LLM_MODEL)
     uvicorn.run(
         AccessLog(app), host=host, port=port, log_config=None, timeout_graceful_shutdown=3,

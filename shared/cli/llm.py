@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Annotated
 
 import typer
 
+from services.host_check import is_loopback_host
 from shared.cli.common import fail, get_config
 from shared.cli.run import start_logging
 
@@ -24,7 +24,7 @@ def llm_command(
     config = get_config()
     start_logging("llm", config)
     bind = host or config.local_llm.host
-    if not allow_remote and not _is_loopback(bind):
+    if not allow_remote and not is_loopback_host(bind):
         fail(
             f"{bind} is not a loopback address; the model server has no authentication "
             "(pass --allow-remote to bind it anyway)"
@@ -36,12 +36,3 @@ def llm_command(
         serve(config, bind, port)
     except ModelUnavailable as exc:
         fail(str(exc))
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
