@@ -27,8 +27,8 @@ trace.set_tracer_provider(Recording())
 sys.path.insert(0, "tests")
 if sys.argv[1] == "ours":
     from test_services import make_home
-    from services.api import asgi_app
-    app = asgi_app(make_home(Path(sys.argv[2])))
+    from services.api import asgi_app, create_app
+    app = asgi_app(create_app(make_home(Path(sys.argv[2]))), "127.0.0.1")
 else:
     from fastapi import FastAPI
     app = FastAPI()

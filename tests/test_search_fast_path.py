@@ -9,7 +9,7 @@ import json
 import pytest
 from test_services import make_home
 
-from services.api import asgi_app
+from services.api import asgi_app, create_app
 from services.api.search_fast_path import PATH, _search_params
 
 TOKEN = "t" * 43
@@ -88,7 +88,8 @@ def asgi_get(app, query: bytes, token: str) -> tuple[int, bytes]:
 
     scope = {"type": "http", "method": "GET", "path": PATH, "raw_path": PATH.encode(),
              "query_string": query, "root_path": "", "scheme": "http", "http_version": "1.1",
-             "headers": [(b"authorization", b"Bearer " + token.encode())],
+             "headers": [(b"host", b"127.0.0.1:31327"),
+                         (b"authorization", b"Bearer " + token.encode())],
              "server": ("127.0.0.1", 31327), "client": ("127.0.0.1", 40000)}  # fmt: skip
     # Starlette re-raises a route's error after answering it, for the server to log.
     with contextlib.suppress(Exception):
@@ -104,12 +105,13 @@ def test_a_failing_search_gets_the_routes_json_error(tmp_path):
     config = make_home(tmp_path)
     config.memory_db.parent.mkdir(parents=True, exist_ok=True)
     config.memory_db.write_bytes(b"not a database\n" * 100)
-    app = asgi_app(config)
+    app = create_app(config)
+    served, state = asgi_app(app, config.server.host), app.state.api
     try:
-        fast = asgi_get(app, b"q=ferry", app.state.token)
-        route = asgi_get(app, b"q=ferry&via=route", app.state.token)
+        fast = asgi_get(served, b"q=ferry", state.token)
+        route = asgi_get(served, b"q=ferry&via=route", state.token)
     finally:
-        app.state.close()
+        state.close()
     assert fast == route
     status, body = fast
     assert status == 500

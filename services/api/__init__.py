@@ -78,13 +78,12 @@ def create_app(config: Config) -> FastAPI:
     return app
 
 
-def asgi_app(config: Config, host: str | None = None) -> ASGIApp:
-    """The app uvicorn runs on `host` (default `[server] host`): a log event for every request,
-    requests for other hosts refused on loopback (see `host_check`), well-formed searches
-    answered in front of FastAPI (see `search_fast_path`), everything else by the FastAPI app."""
-    app = create_app(config)
+def asgi_app(app: FastAPI, host: str) -> ASGIApp:
+    """What uvicorn runs on `host`: a log event for every request, requests for other hosts
+    refused on loopback (see `host_check`), well-formed searches answered in front of FastAPI
+    (see `search_fast_path`), everything else by `app` (from `create_app`)."""
     served: ASGIApp = SearchFastPath(app, app.state.api)
-    if is_loopback_host(host or config.server.host):
+    if is_loopback_host(host):
         served = LoopbackHostsOnly(served, refusal=lambda message: error_response(400, message))
     return AccessLog(served)
 
@@ -107,7 +106,7 @@ def serve(config: Config, host: str, port: int) -> None:
 
     check_bind(host, config.server.allow_remote)
     limit_arenas()  # before any thread starts: see shared/malloc.py
-    app = asgi_app(config, host)
+    app = asgi_app(create_app(config), host)
     log.info("api_starting", host=host, port=port)
     uvicorn.run(
         app, host=host, port=port, log_config=None, timeout_graceful_shutdown=3,

@@ -10,12 +10,11 @@ too common to score (see `VectorMatrix` and `CommonTerms`).
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
+from services.api.db_threads import DbThreads
 from shared.config import Config
 from shared.logs import get_logger
 from shared.malloc import release_free_memory
@@ -40,7 +39,7 @@ class ApiState:
         self.common_terms = CommonTerms()
         single_threaded_blas()  # many searches run at once, each product is ~1 ms
         self._local = threading.local()
-        self._db_threads = ThreadPoolExecutor(DB_THREADS, thread_name_prefix="memory-db")
+        self._db_threads = DbThreads(DB_THREADS, name="memory-db")
 
     async def in_memory(self, work: Callable[[Memory], T]) -> T:
         """Run `work(memory)` on one of the memory-DB threads."""
@@ -48,8 +47,7 @@ class ApiState:
 
     async def in_thread(self, work: Callable[[], T]) -> T:
         """Run `work()` on one of the memory-DB threads (it may call `self.memory()`)."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._db_threads, work)
+        return await self._db_threads.run(work)
 
     def memory(self) -> Memory:
         """This thread's handle (chat tools use it from the chat's own thread)."""
@@ -66,7 +64,7 @@ class ApiState:
         threading.Thread(target=self._warm_up, name="api-warm-up", daemon=True).start()
 
     def close(self) -> None:
-        self._db_threads.shutdown(wait=False, cancel_futures=True)
+        self._db_threads.stop()
 
     def _warm_up(self) -> None:
         try:
