@@ -106,12 +106,15 @@ class RotatingFile:
         self._fd = -1
         self._size = 0
         self._regular = False
+        self._closed = False
         self._open()
 
     def write(self, line: str) -> None:
         data = line.encode("utf-8", "backslashreplace") + b"\n"
         with self._lock:
-            if self._fd < 0:
+            if self._closed:  # a late line for a file given up (logging was reconfigured)
+                return
+            if self._fd < 0:  # a rotation failed to reopen it: try again
                 self._open()
             if self._should_rotate(len(data)):
                 self._rotate()
@@ -120,6 +123,7 @@ class RotatingFile:
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True
             if self._fd >= 0:
                 os.close(self._fd)
                 self._fd = -1

@@ -20,8 +20,11 @@ current `Output` (and level), which `configure_logging` replaces.
 
 from __future__ import annotations
 
+import codecs
+import contextlib
 import logging
 import os
+import re
 import sys
 import threading
 import time
@@ -51,6 +54,7 @@ _traceback_data = structlog.processors.ExceptionRenderer(
 # What every LogRecord has; anything else on a record came from `extra=`.
 _RECORD_FIELDS = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "taskName"}
 _NOISE = {"color_message", "litellm_redacted"}
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
 
 
 class Output:
@@ -63,10 +67,23 @@ class Output:
         self.service, self.stream, self.as_json, self.file = service, stream, as_json, file
         self.token, self.level, self.pid = token, level, os.getpid()
         self._console = None if as_json else structlog.dev.ConsoleRenderer(colors=stream.isatty())
+        self._stream_encoding = _encoding(stream)
         self._lock = threading.Lock()
         self._failed: set[str] = set()
 
     def write(self, event: dict[str, Any]) -> None:
+        """Never raises: logging must not fail the code that logged (see `_report`)."""
+        try:
+            stream_line, file_line = self._render(event)
+        except Exception as exc:  # e.g. a value whose __str__ raises
+            self._report("event", exc)
+            return
+        with self._lock:
+            self._to("stream", self._write_stream, stream_line)
+            if self.file is not None and file_line is not None:
+                self._to("file", self.file.write, file_line)
+
+    def _render(self, event: dict[str, Any]) -> tuple[str, str | None]:
         event.setdefault("service", self.service)
         event.setdefault("pid", self.pid)
         token = self.token.value()
@@ -74,10 +91,10 @@ class Output:
         line = None
         if self.as_json or self.file is not None:
             line = redacted_json(_traceback_data(None, "", event), token)
-        with self._lock:
-            self._to("stream", self._write_stream, line if console is None else console)
-            if self.file is not None and line is not None:
-                self._to("file", self.file.write, line)
+        if console is not None:
+            return _encodable(console, self._stream_encoding), line
+        assert line is not None
+        return (line if self._stream_encoding == "utf-8" else ascii_json(line)), line
 
     def close(self) -> None:
         if self.file is not None:
@@ -92,14 +109,20 @@ class Output:
         self.stream.flush()
 
     def _to(self, sink: str, write: Any, line: str) -> None:
-        """A failing sink (a closed pipe, a full disk) never fails the code that logged: it is
-        reported once on stderr, and the other sink still gets the line."""
+        """A failing sink (a closed pipe, a full disk) never fails the code that logged; the
+        other sink still gets the line."""
         try:
             write(line)
         except (OSError, ValueError) as exc:
-            if sink not in self._failed:
-                self._failed.add(sink)
-                print(f"localgpt: cannot write the {sink} log: {exc}", file=sys.__stderr__)
+            self._report(f"{sink} log", exc)
+
+    def _report(self, what: str, exc: Exception) -> None:
+        """Once per kind of failure, on stderr, if stderr itself still works."""
+        if what in self._failed:
+            return
+        self._failed.add(what)
+        with contextlib.suppress(Exception):  # stderr may be the very pipe that broke
+            print(f"localgpt: cannot write a {what}: {exc!r}", file=sys.__stderr__, flush=True)
 
 
 class _State:
@@ -159,6 +182,34 @@ def record_event(record: logging.LogRecord) -> dict[str, Any]:
     if record.exc_info:
         event["exc_info"] = record.exc_info
     return event
+
+
+def ascii_json(line: str) -> str:
+    """A JSON line with every non-ASCII character escaped (for a stream that is not UTF-8);
+    such characters only occur inside JSON strings, where the escape means the same."""
+    return _NON_ASCII.sub(_json_escape, line)
+
+
+def _json_escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    code -= 0x10000
+    return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+
+
+def _encoding(stream: TextIO) -> str:
+    """The stream's encoding, normalised (`utf-8` for streams that take any text)."""
+    try:
+        return codecs.lookup(getattr(stream, "encoding", None) or "utf-8").name
+    except LookupError:
+        return "ascii"
+
+
+def _encodable(text: str, encoding: str) -> str:
+    if encoding == "utf-8":
+        return text
+    return text.encode(encoding, "backslashreplace").decode(encoding)
 
 
 def utc_iso(timestamp: float) -> str:

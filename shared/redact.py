@@ -140,7 +140,8 @@ class TokenFile:
 
     Once there is a token, the file is looked at no more than once a second (a `stat` a log
     line was a fifth of a line's cost); until then, on every call, so a token created after
-    logging began is masked from its first use."""
+    logging began is masked from its first use. A token replaced while a process runs (LocalGPT
+    never replaces one; a user could) is masked by that process within the second."""
 
     def __init__(self, path: Path | None, recheck_seconds: float = 1.0) -> None:
         self.path, self.recheck_seconds = path, recheck_seconds

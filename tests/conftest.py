@@ -106,3 +106,21 @@ def services(xprocess):
     yield start
     for name in started:
         processes.stop_service(xprocess, name)
+
+
+@pytest.fixture
+def restore_logging(monkeypatch):
+    """For tests that configure logging: JSON lines, and the previous set-up back afterwards."""
+    import logging
+
+    import structlog
+
+    from shared.logs import configure_logging
+
+    monkeypatch.setenv("LOG_FORMAT", "json")
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    configure_logging("test", stream=sys.stderr)
+    root.handlers[:], root.level = handlers, level
+    structlog.contextvars.clear_contextvars()

@@ -6,27 +6,18 @@ import asyncio
 import contextlib
 import io
 import json
-import logging
-import sys
 
 import pytest
-import structlog
 
 from services.access_log import AccessLog
 from shared.logs import configure_logging
 
 
 @pytest.fixture
-def log_stream(tmp_path, monkeypatch):
-    monkeypatch.setenv("LOG_FORMAT", "json")
+def log_stream(tmp_path, restore_logging):
     stream = io.StringIO()
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
     configure_logging("api", stream=stream, token_file=tmp_path / "token")
-    yield stream
-    configure_logging("test", stream=sys.stderr)
-    root.handlers[:], root.level = handlers, level
-    structlog.contextvars.clear_contextvars()
+    return stream
 
 
 def call(app, path: str = "/x", query: bytes = b"") -> list[dict]:

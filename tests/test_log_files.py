@@ -10,10 +10,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 import structlog
 from conftest import ROOT, run_cli
 
+from shared.logfiles import RotatingFile
 from shared.logs import configure_logging, get_logger
 from shared.logview import LogReader
 
@@ -115,16 +115,6 @@ def test_a_killed_process_frees_its_file(tmp_path):
     assert successor_path == path
 
 
-@pytest.fixture
-def restore_logging():
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    configure_logging("test", stream=sys.stderr)
-    root.handlers[:], root.level = handlers, level
-    structlog.contextvars.clear_contextvars()
-
-
 def test_fields_pass_through_and_secrets_never_reach_either_sink(
     tmp_path, restore_logging, monkeypatch
 ):
@@ -181,3 +171,53 @@ def test_an_unknown_log_level_is_one_clear_error(home):
     result = run_cli("run", "heartbeat", env={"LOG_LEVEL": "loud"})
     assert result.returncode == 1
     assert "unknown log level 'loud'" in result.stderr and "Traceback" not in result.stderr
+
+
+class BrokenPipe(io.StringIO):
+    def write(self, text: str) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+def test_logging_never_fails_the_code_that_logged(tmp_path, restore_logging, monkeypatch):
+    """A value that cannot be rendered, a stream whose reader went away, and even a broken
+    stderr for the report: each call returns, and the file still gets every other line."""
+    monkeypatch.setenv("LOG_FORMAT", "json")
+    monkeypatch.setattr(sys, "__stderr__", BrokenPipe())  # honcho gone: stderr is the same pipe
+
+    class Unprintable:
+        def __str__(self) -> str:
+            raise RuntimeError("no text for you")
+
+    path = configure_logging(
+        "worker", stream=BrokenPipe(), log_dir=tmp_path / "logs", token_file=tmp_path / "t"
+    )
+    log = get_logger("test")
+    log.info("before")
+    log.info("odd_value", value=Unprintable())
+    log.info("after")
+    assert [json.loads(line)["event"] for line in path.read_text().splitlines()] == [
+        "before",
+        "after",
+    ]
+
+
+def test_a_stream_that_is_not_utf8_gets_ascii_json(tmp_path, restore_logging, monkeypatch):
+    monkeypatch.setenv("LOG_FORMAT", "json")
+    raw = io.BytesIO()
+    stream = io.TextIOWrapper(raw, encoding="ascii", write_through=True)
+    path = configure_logging(
+        "worker", stream=stream, log_dir=tmp_path / "logs", token_file=tmp_path / "t"
+    )
+    get_logger("test").info("note_saved", title="Caf\u00e9 \U0001f600")
+    streamed = raw.getvalue().decode("ascii")
+    assert json.loads(streamed)["title"] == "Caf\u00e9 \U0001f600"
+    assert json.loads(path.read_text(encoding="utf-8"))["title"] == "Caf\u00e9 \U0001f600"
+
+
+def test_a_closed_log_file_is_not_reopened(tmp_path):
+    path = tmp_path / "svc.jsonl"
+    log_file = RotatingFile(path, max_bytes=1000, backups=2)
+    log_file.write("one")
+    log_file.close()
+    log_file.write("late")  # a thread still holding the file while logging is reconfigured
+    assert path.read_text() == "one\n"
