@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 
 import pytest
 
-from services.api.db_threads import DbThreads
+from services.api.db_threads import DbThreads, ThreadsStopped
 
 
 @pytest.fixture
@@ -55,15 +54,30 @@ def test_a_job_whose_request_was_cancelled_is_not_run(threads):
     assert ran == []
 
 
-def test_nothing_runs_after_stop():
+def test_after_stop_new_work_fails_at_once():
     pool, ran = DbThreads(1, name="test-db"), []
     pool.stop()
-    time.sleep(0.05)
 
     async def main():
-        job = asyncio.ensure_future(pool.run(lambda: ran.append("ran")))
-        await asyncio.sleep(0.1)
-        job.cancel()
+        with pytest.raises(ThreadsStopped):
+            await asyncio.wait_for(pool.run(lambda: ran.append("ran")), timeout=5)
+
+    asyncio.run(main())
+    assert ran == []
+
+
+def test_work_queued_when_stopping_fails_instead_of_hanging():
+    pool, release, ran = DbThreads(1, name="test-db"), threading.Event(), []
+
+    async def main():
+        busy = asyncio.ensure_future(pool.run(release.wait))
+        queued = asyncio.ensure_future(pool.run(lambda: ran.append("ran")))
+        await asyncio.sleep(0.05)
+        pool.stop()
+        release.set()
+        assert await asyncio.wait_for(busy, timeout=5) is True  # the job in hand finishes
+        with pytest.raises(ThreadsStopped):
+            await asyncio.wait_for(queued, timeout=5)
 
     asyncio.run(main())
     assert ran == []
