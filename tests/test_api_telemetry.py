@@ -25,10 +25,14 @@ class Recording(trace.TracerProvider):
 
 trace.set_tracer_provider(Recording())
 sys.path.insert(0, "tests")
-if sys.argv[1] == "ours":
+if sys.argv[1] == "api":
     from test_services import make_home
     from services.api import asgi_app, create_app
     app = asgi_app(create_app(make_home(Path(sys.argv[2]))), "127.0.0.1")
+elif sys.argv[1] == "model-server":
+    import threading
+    from services.llm.server import Engine, create_app
+    app = create_app(Engine(None, "no-model-loaded", threading.Lock()))  # /health needs none
 else:
     from fastapi import FastAPI
     app = FastAPI()
@@ -38,7 +42,8 @@ async def request():
         return {"type": "http.request", "body": b"", "more_body": False}
     async def send(message):
         pass
-    scope = {"type": "http", "method": "GET", "path": "/api/memory/stats", "raw_path": b"/",
+    path = "/health" if sys.argv[1] == "model-server" else "/api/memory/stats"
+    scope = {"type": "http", "method": "GET", "path": path, "raw_path": b"/",
              "query_string": b"", "root_path": "", "scheme": "http", "http_version": "1.1",
              "headers": [], "server": ("127.0.0.1", 1), "client": ("127.0.0.1", 2)}
     await app(scope, receive, send)
@@ -56,7 +61,9 @@ def tracer_requests(app: str, home: str) -> int:
     return int(done.stdout.split()[-1])
 
 
-@pytest.mark.parametrize("app, traced", [("fastapi-default", True), ("ours", False)])
+@pytest.mark.parametrize(
+    "app, traced", [("fastapi-default", True), ("api", False), ("model-server", False)]
+)
 def test_requests_are_never_traced(tmp_path, app, traced):
-    """The default app (the control) asks the provider for a tracer; ours never does."""
+    """The default app (the control) asks the provider for a tracer; ours never do."""
     assert (tracer_requests(app, str(tmp_path)) > 0) is traced

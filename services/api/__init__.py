@@ -30,7 +30,8 @@ from services.api.limits import BodyLimitMiddleware
 from services.api.search_fast_path import SearchFastPath
 from services.api.state import ApiState
 from services.api.web import mount_web
-from services.host_check import LoopbackHostsOnly, is_loopback_host
+from services.host_check import LoopbackHostsOnly, is_loopback_bind
+from services.telemetry import NO_TELEMETRY
 from shared.config import Config
 from shared.logs import get_logger
 from shared.malloc import limit_arenas
@@ -38,9 +39,6 @@ from shared.malloc import limit_arenas
 log = get_logger("api")
 
 MAX_BODY_BYTES = 1_000_000
-# FastAPI exports OpenTelemetry spans, metrics and logs whenever the environment configures a
-# global provider; request URLs carry search queries, so nothing leaves this process unasked.
-NO_TELEMETRY = {"tracing": False, "metrics": False, "logs": False, "auto_configure": False}
 
 
 def create_app(config: Config) -> FastAPI:
@@ -83,8 +81,12 @@ def asgi_app(app: FastAPI, host: str) -> ASGIApp:
     refused on loopback (see `host_check`), well-formed searches answered in front of FastAPI
     (see `search_fast_path`), everything else by `app` (from `create_app`)."""
     served: ASGIApp = SearchFastPath(app, app.state.api)
-    if is_loopback_host(host):
-        served = LoopbackHostsOnly(served, refusal=lambda message: error_response(400, message))
+    if is_loopback_bind(host):
+        served = LoopbackHostsOnly(
+            served,
+            refusal=lambda message: error_response(400, message),
+            allowed=app.state.api.config.server.allowed_hosts,
+        )
     return AccessLog(served)
 
 
@@ -93,7 +95,7 @@ class RemoteBindRefused(Exception):
 
 
 def check_bind(host: str, allow_remote: bool) -> None:
-    if not allow_remote and not is_loopback_host(host):
+    if not allow_remote and not is_loopback_bind(host):
         raise RemoteBindRefused(
             f"refusing to listen on {host}: only loopback addresses are allowed unless "
             "[server] allow_remote = true is set in config.toml (anyone who can reach the "

@@ -22,7 +22,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from services.access_log import AccessLog
-from services.host_check import LoopbackHostsOnly, is_loopback_host
+from services.host_check import LoopbackHostsOnly, is_loopback_bind
+from services.telemetry import NO_TELEMETRY
 from shared.config import LOCAL_LLM_MODEL, Config
 from shared.logs import get_logger
 
@@ -42,7 +43,9 @@ class Engine:
 
 
 def create_app(engine: Engine) -> FastAPI:
-    app = FastAPI(title="LocalGPT embedded model", docs_url=None, redoc_url=None)
+    app = FastAPI(
+        title="LocalGPT embedded model", docs_url=None, redoc_url=None, telemetry=NO_TELEMETRY
+    )
 
     @app.get("/health")
     def health() -> dict:
@@ -225,7 +228,7 @@ def serve(config: Config, host: str | None = None, port: int | None = None) -> N
         extra_buffers=settings.extra_buffers,
     )
     app: Any = create_app(Engine(llama, LOCAL_LLM_MODEL, threading.Lock()))
-    if is_loopback_host(host):  # see services/host_check.py
+    if is_loopback_bind(host):  # see services/host_check.py
         app = LoopbackHostsOnly(app, lambda message: _error(400, message, "invalid_request_error"))
     log.info("llm_server_starting", url=f"http://{host}:{port}/v1", model=LOCAL_LLM_MODEL)
     uvicorn.run(
