@@ -74,6 +74,9 @@ class ServerConfig:
     host: str = "127.0.0.1"
     port: int = 31327
     allow_remote: bool = False
+    # Host names besides localhost and loopback addresses that requests may be addressed to,
+    # comma-separated: a reverse proxy or tunnel that keeps its own name (services/host_check.py)
+    allowed_hosts: str = ""
 
 
 LOCAL_LLM_PORT = 31328
@@ -215,6 +218,7 @@ ENV_OVERRIDES: dict[str, tuple[str, str]] = {
     "LOCALGPT_EMBEDDING_MODEL_PATH": ("embedding", "model_path"),
     "LOCALGPT_QUERY_SERVICE_WAIT": ("embedding", "query_service_wait"),
     "LOCALGPT_HOST": ("server", "host"),
+    "LOCALGPT_ALLOWED_HOSTS": ("server", "allowed_hosts"),
     "LOCALGPT_PORT": ("server", "port"),
     "LOCALGPT_LLM_MODEL": ("llm", "model"),
     "LOCALGPT_LLM_API_BASE": ("llm", "api_base"),

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from services.host_check import is_loopback_host
+from services.host_check import is_loopback_bind
 from shared.cli.common import fail, get_config
 from shared.cli.run import start_logging
 
@@ -24,7 +24,7 @@ def llm_command(
     config = get_config()
     start_logging("llm", config)
     bind = host or config.local_llm.host
-    if not allow_remote and not is_loopback_host(bind):
+    if not allow_remote and not is_loopback_bind(bind):
         fail(
             f"{bind} is not a loopback address; the model server has no authentication "
             "(pass --allow-remote to bind it anyway)"
