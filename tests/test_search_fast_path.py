@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import sys
 
 import pytest
 from test_services import make_home
 
 from services.api import asgi_app, create_app
 from services.api.search_fast_path import PATH, _search_params
+from shared.logs import configure_logging
 
 TOKEN = "t" * 43
 
@@ -99,10 +101,11 @@ def asgi_get(app, query: bytes, token: str) -> tuple[int, bytes]:
     return start["status"], body
 
 
-def test_a_failing_search_gets_the_routes_json_error(tmp_path):
+def test_a_failing_search_gets_the_routes_json_error(tmp_path, capsys, restore_logging):
     """A memory DB that cannot be read (here: not a database at all) fails the search in both
-    paths alike: the API's JSON 500, never uvicorn's plain-text one."""
+    paths alike: the API's JSON 500, never uvicorn's plain-text one, and a logged traceback."""
     config = make_home(tmp_path)
+    configure_logging("api", stream=sys.stderr, token_file=tmp_path / "token")
     config.memory_db.parent.mkdir(parents=True, exist_ok=True)
     config.memory_db.write_bytes(b"not a database\n" * 100)
     app = create_app(config)
@@ -116,3 +119,7 @@ def test_a_failing_search_gets_the_routes_json_error(tmp_path):
     status, body = fast
     assert status == 500
     assert json.loads(body)["error"]["code"] == "internal_error"
+    failures = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    failures = [e for e in failures if e["event"] == "request_failed"]
+    assert len(failures) == 2  # one a path, each with where it failed
+    assert all(e["exception"][0]["exc_type"] == "NotADBError" for e in failures)

@@ -68,5 +68,5 @@ def install_error_handlers(app: FastAPI) -> None:
 
 def unexpected_error_response(path: str, exc: Exception) -> JSONResponse:
     """A 500 that says where to look, with the cause in the log (never in the response)."""
-    log.error("request_failed", path=path, error=f"{exc.__class__.__name__}: {exc}")
+    log.error("request_failed", path=path, error=f"{exc.__class__.__name__}: {exc}", exc_info=exc)
     return error_response(500, "internal error; see the api log for details")
