@@ -8,9 +8,12 @@ both are measured warm (query vectors cached, in-memory vectors loaded). Prints 
 and requests/s for both.
 
     python bench/api.py [--files 6700] [--clients 8] [--seconds 30] [--model-path DIR]
-                        [--home DIR]
+                        [--home DIR] [--api-from CHECKOUT]
 
 `--home DIR` keeps the home (and its index) in DIR, so a second run skips the ~5 minute build.
+`--api-from CHECKOUT` runs the API from another checkout of this repo (say a `git worktree` of an
+older commit), with this tree's client and in-process side: runs of two servers taken in turns
+compare them under the same load of this shared machine, which one run alone cannot.
 """
 
 from __future__ import annotations
@@ -201,6 +204,7 @@ def main() -> None:
         "--model-path", default=os.environ.get("LOCALGPT_EMBEDDING_MODEL_PATH", str(DEFAULT_MODEL))
     )
     parser.add_argument("--home", type=Path, help="keep the home and its index here")
+    parser.add_argument("--api-from", type=Path, default=ROOT, help="checkout to run the API from")
     args = parser.parse_args()
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -227,6 +231,8 @@ def main() -> None:
         )
         api = subprocess.Popen(
             [sys.executable, "-m", "shared.cli", "run", "api"],
+            cwd=args.api_from,
+            env={**os.environ, "PYTHONPATH": str(args.api_from.resolve())},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
