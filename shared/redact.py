@@ -15,7 +15,6 @@ import functools
 import os
 import re
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -169,13 +168,3 @@ class TokenFile:
                 self._value = None
             self._signature = signature
         return self._value
-
-
-def redaction_processor(token_file: Path | None) -> Callable[[Any, str, dict], dict]:
-    """A structlog processor masking secrets in the whole event (message, fields, traceback)."""
-    token = TokenFile(token_file)
-
-    def redact(_: object, __: str, event: dict) -> dict:
-        return redact_value(event, token.value())
-
-    return redact
