@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import io
 import json
 
 import pytest
+from asgi import asgi_get
 
 from services.access_log import AccessLog
 from shared.logs import configure_logging
@@ -21,19 +20,7 @@ def log_stream(tmp_path, restore_logging):
 
 
 def call(app, path: str = "/x", query: bytes = b"") -> list[dict]:
-    sent: list[dict] = []
-
-    async def receive() -> dict:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: dict) -> None:
-        sent.append(message)
-
-    scope = {"type": "http", "method": "GET", "path": path, "query_string": query,
-             "headers": [], "client": ("127.0.0.1", 40000)}  # fmt: skip
-    with contextlib.suppress(RuntimeError):
-        asyncio.run(AccessLog(app)(scope, receive, send))
-    return sent
+    return asgi_get(AccessLog(app), path, query)
 
 
 def events(stream: io.StringIO) -> list[dict]:

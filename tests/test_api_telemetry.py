@@ -13,7 +13,7 @@ from conftest import ROOT
 # Registers a tracer provider, as an instrumented environment would, sends one request through
 # an app and prints how often the app asked the provider for a tracer.
 SCRIPT = """
-import asyncio, sys
+import sys
 from pathlib import Path
 from opentelemetry import trace
 
@@ -37,18 +37,8 @@ else:
     from fastapi import FastAPI
     app = FastAPI()
 
-async def request():
-    async def receive():
-        return {"type": "http.request", "body": b"", "more_body": False}
-    async def send(message):
-        pass
-    path = "/health" if sys.argv[1] == "model-server" else "/api/memory/stats"
-    scope = {"type": "http", "method": "GET", "path": path, "raw_path": b"/",
-             "query_string": b"", "root_path": "", "scheme": "http", "http_version": "1.1",
-             "headers": [], "server": ("127.0.0.1", 1), "client": ("127.0.0.1", 2)}
-    await app(scope, receive, send)
-
-asyncio.run(request())
+from asgi import asgi_get
+asgi_get(app, "/health" if sys.argv[1] == "model-server" else "/api/memory/stats")
 print(Recording.asked)
 """
 

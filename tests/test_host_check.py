@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
+from asgi import asgi_get, status_and_body
 from starlette.responses import PlainTextResponse
 
 from services.host_check import LoopbackHostsOnly, host_name, is_loopback_bind, is_loopback_host
@@ -47,18 +46,7 @@ def test_binding_takes_only_addresses_and_localhost(host, loopback):
 
 
 def status_for(app, host: bytes | None) -> int:
-    sent: list[dict] = []
-
-    async def receive() -> dict:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: dict) -> None:
-        sent.append(message)
-
-    headers = [] if host is None else [(b"host", host)]
-    scope = {"type": "http", "method": "GET", "path": "/", "headers": headers}
-    asyncio.run(app(scope, receive, send))
-    return sent[0]["status"]
+    return status_and_body(asgi_get(app, headers=None if host is None else [(b"host", host)]))[0]
 
 
 async def ok(scope, receive, send) -> None:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import sys
 
 import pytest
+from asgi import asgi_get, status_and_body
 from test_services import make_home
 
 from services.api import asgi_app, create_app
@@ -78,27 +77,9 @@ def test_an_empty_token_never_matches():
         assert _search_params(scope(b"q=ferry", [(b"authorization", header)]), "") is None
 
 
-def asgi_get(app, query: bytes, token: str) -> tuple[int, bytes]:
-    """One GET /api/memory/search straight through the ASGI app (no server needed)."""
-    sent: list[dict] = []
-
-    async def receive() -> dict:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: dict) -> None:
-        sent.append(message)
-
-    scope = {"type": "http", "method": "GET", "path": PATH, "raw_path": PATH.encode(),
-             "query_string": query, "root_path": "", "scheme": "http", "http_version": "1.1",
-             "headers": [(b"host", b"127.0.0.1:31327"),
-                         (b"authorization", b"Bearer " + token.encode())],
-             "server": ("127.0.0.1", 31327), "client": ("127.0.0.1", 40000)}  # fmt: skip
-    # Starlette re-raises a route's error after answering it, for the server to log.
-    with contextlib.suppress(Exception):
-        asyncio.run(app(scope, receive, send))
-    assert sent, "no response at all"
-    start, body = sent[0], b"".join(m.get("body", b"") for m in sent[1:])
-    return start["status"], body
+def search(app, query: bytes, token: str) -> tuple[int, bytes]:
+    headers = [(b"host", b"127.0.0.1:31327"), (b"authorization", b"Bearer " + token.encode())]
+    return status_and_body(asgi_get(app, PATH, query, headers))
 
 
 def test_a_failing_search_gets_the_routes_json_error(tmp_path, capsys, restore_logging):
@@ -111,8 +92,8 @@ def test_a_failing_search_gets_the_routes_json_error(tmp_path, capsys, restore_l
     app = create_app(config)
     served, state = asgi_app(app, config.server.host), app.state.api
     try:
-        fast = asgi_get(served, b"q=ferry", state.token)
-        route = asgi_get(served, b"q=ferry&via=route", state.token)
+        fast = search(served, b"q=ferry", state.token)
+        route = search(served, b"q=ferry&via=route", state.token)
     finally:
         state.close()
     assert fast == route
