@@ -166,3 +166,42 @@ def test_a_slow_or_failing_worker_is_skipped_and_the_model_loads_here(
         assert float(api_side.embed_query("garden") @ embedder.embed_query("garden")) > 0.9999
     finally:
         server.stop()
+
+
+def test_a_restarted_worker_is_used_again_at_once(config, embedder, serving):
+    """Issue 15: the API's connection to a worker that restarted hit the old socket
+    (BrokenPipeError), backed off 30 s and loaded a model of its own. A connection the worker
+    closed is now replaced at once by one to the new worker."""
+    key = model_identity(config.embedding).key
+    api_side = make_embedder(config, for_queries=True, ask_workers=True)
+    assert api_side.embed_query("before the restart") is not None
+    serving.stop()
+    restarted = QueryEmbeddingServer(config, key, embedder.embed_query)
+    restarted.start(ready=embedder.available)
+    try:
+        wait_until(lambda: restarted.serving)
+        vector = api_side.embed_query("after the restart")  # the old connection is dead
+        assert vector is not None and api_side._model is None and not api_side.loading
+    finally:
+        restarted.stop()
+
+
+def test_the_api_side_drops_its_own_model_when_a_worker_serves_again(config, embedder, serving):
+    config.embedding.query_service_wait = 0.2
+    key = model_identity(config.embedding).key
+    api_side = make_embedder(config, for_queries=True, ask_workers=True)
+    assert api_side.embed_query("first") is not None
+    serving.stop()  # no worker for a while: the API loads its own model
+    with pytest.raises(EmbedderUnavailable):
+        api_side.embed_query("second")
+    api_side.wait_for_warm_up()
+    assert api_side._model is not None
+    back = QueryEmbeddingServer(config, key, embedder.embed_query)
+    back.start(ready=embedder.available)
+    try:
+        started = time.monotonic()
+        wait_until(lambda: api_side._model is None, seconds=10)
+        assert time.monotonic() - started < 5  # the issue's bound
+        assert api_side.embed_query("third") is not None and api_side._model is None
+    finally:
+        back.stop()

@@ -10,6 +10,8 @@ import contextlib
 import hashlib
 import os
 import threading
+import time
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,10 +19,12 @@ import numpy as np
 
 from shared.config import EmbeddingConfig
 from shared.logs import get_logger
+from shared.malloc import release_free_memory
 from shared.memory.query_encoder import QueryEncoder, supports
 from shared.memory.query_service import QueryEmbeddingClient, wait_until_reachable
 
 QUERY_CACHE_SIZE = 512
+WORKER_CHECK_SECONDS = 1.0  # while the API embeds queries itself: how often it looks for a worker
 STILL_LOADING = "the embedding model is still loading"
 log = get_logger("embedder")
 
@@ -78,6 +82,7 @@ class Embedder:
         self._cache_lock = threading.Lock()  # a worker's query service runs many threads
         self._warming: threading.Thread | None = None
         self._warm_up_lock = threading.Lock()
+        self._watching_for_worker = False  # a thread waits to hand queries back to a worker
 
     @property
     def dims(self) -> int:
@@ -129,6 +134,35 @@ class Embedder:
             log.info("query_model_loading_here", reason="no worker answered")
         with contextlib.suppress(EmbedderUnavailable):  # `error` says why
             self._load()
+        if service and self._model is not None:
+            self._watch_for_worker()
+
+    def _watch_for_worker(self) -> None:
+        """While this process embeds queries itself, look for a worker serving again (one
+        restarted); when one answers, hand queries back and drop the model here."""
+        with self._warm_up_lock:
+            if self._watching_for_worker:
+                return
+            self._watching_for_worker = True
+
+        def watch() -> None:
+            service = self.query_service
+            while service is not None and not service.reachable():
+                time.sleep(WORKER_CHECK_SECONDS)
+            with self._lock:  # no embed() is using the model now
+                model, self._model = self._model, None
+            self._watching_for_worker = False
+            gone = weakref.ref(model) if model is not None else None
+            del model
+            # A search that read the model just before may still hold it: free its memory
+            # once the last one is done, then hand the pages back to the system.
+            deadline = time.monotonic() + 10
+            while gone is not None and gone() is not None and time.monotonic() < deadline:
+                time.sleep(0.05)
+            release_free_memory()
+            log.info("query_vectors_from_worker_again", model_dropped=True)
+
+        threading.Thread(target=watch, name="embedder-worker-watch", daemon=True).start()
 
     @property
     def error(self) -> str | None:
@@ -140,7 +174,9 @@ class Embedder:
         """Embed passages; returns a float32 array of shape (len(texts), dims), L2-normalised."""
         if not texts:
             return np.zeros((0, self.dims), dtype=np.float32)
-        model = self._load()
+        return self._embed_with(self._load(), texts)
+
+    def _embed_with(self, model, texts: list[str]) -> np.ndarray:
         # Batches are padded to their longest text: grouping similar lengths roughly doubles
         # throughput on mixed-length chunks. Results go back in the caller's order.
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
@@ -158,11 +194,14 @@ class Embedder:
             vector = self._query_cache.get(text)
         if vector is not None:
             return vector
-        if self._model is None and self.query_service is not None:
+        model = self._model  # read once: a worker coming back may drop it meanwhile
+        if model is None and self.query_service is not None:
             vector = self.query_service.embed(text)
             if vector is None:  # never block a search on loading the model here
                 self.warm_up_in_background()
                 raise EmbedderUnavailable(self.error or STILL_LOADING)
+        elif model is not None:
+            vector = self._embed_with(model, [text])[0]
         else:
             vector = self.embed([text])[0]
         with self._cache_lock:

@@ -35,7 +35,8 @@ MAX_QUERY_BYTES = 64 * 1024
 CONNECT_TIMEOUT = 0.5
 REPLY_TIMEOUT = 5.0  # the worker's query encoder is its own: slower means a starved worker
 RETRY_SECONDS = 5.0  # a worker that is not serving checks again whether it should
-BACK_OFF_SECONDS = 30.0  # after a failed or slow answer, or another model: ask again later
+BACK_OFF_SECONDS = 30.0  # after a slow or failed answer, or another model: ask again later
+GONE_BACK_OFF_SECONDS = 1.0  # after the worker hung up (a restart): a new one may serve soon
 _LENGTH = struct.Struct(">I")
 
 
@@ -214,30 +215,41 @@ class QueryEmbeddingClient:
         self._skip_until = 0.0  # after a failure: the API uses its own model meanwhile
 
     def embed(self, query: str) -> np.ndarray | None:
-        """The worker's vector for `query`, or None when no worker answers (or it failed)."""
+        """The worker's vector for `query`, or None when no worker answers (or it failed).
+
+        A connection the worker closed (it stopped, or restarted and serves on a new socket)
+        is replaced at once, once; only a slow or failing worker is left alone for a while."""
         payload = query.encode("utf-8")
         if len(payload) > MAX_QUERY_BYTES:
             return None
-        conn = self._connection()
-        if conn is None:
-            return None
-        try:
-            _send(conn, payload)
-            reply = _receive(conn, 1 << 20)
-        except (OSError, ProtocolError) as exc:
-            self._back_off(f"{exc.__class__.__name__}: {exc}" if str(exc) else "timed out")
-            return None
-        if reply[:1] != b"+":
-            self._back_off(reply[1:].decode(errors="replace"))
-            return None
-        return np.frombuffer(reply[1:], dtype=np.float32).copy()
+        for attempt in (1, 2):
+            conn = self._connection()
+            if conn is None:
+                return None
+            try:
+                _send(conn, payload)
+                reply = _receive(conn, 1 << 20)
+            except TimeoutError:
+                self._back_off("timed out", BACK_OFF_SECONDS)
+                return None
+            except (OSError, ProtocolError) as exc:  # hung up: try a fresh connection once
+                self._drop()
+                if attempt == 2:
+                    self._back_off(f"{exc.__class__.__name__}: {exc}", GONE_BACK_OFF_SECONDS)
+                    return None
+                continue
+            if reply[:1] != b"+":
+                self._back_off(reply[1:].decode(errors="replace"), BACK_OFF_SECONDS)
+                return None
+            return np.frombuffer(reply[1:], dtype=np.float32).copy()
+        return None
 
-    def _back_off(self, error: str) -> None:
+    def _back_off(self, error: str, seconds: float) -> None:
         """A worker that failed or was too slow is not asked for a while, so `reachable()`
         says no and the API loads its own model rather than wait on it search after search."""
         self._drop()
-        self._skip_until = time.monotonic() + BACK_OFF_SECONDS
-        log.warning("query_service_failed", error=error, retry_in_s=BACK_OFF_SECONDS)
+        self._skip_until = time.monotonic() + seconds
+        log.warning("query_service_failed", error=error, retry_in_s=seconds)
 
     def reachable(self) -> bool:
         return self._connection() is not None
