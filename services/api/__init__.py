@@ -30,6 +30,7 @@ from services.api.auth import require_token
 from services.api.errors import error_response, install_error_handlers
 from services.api.limits import BodyLimitMiddleware
 from services.api.mcp_http import McpEndpoint
+from services.api.openai_compat import create_v1_app
 from services.api.search_fast_path import SearchFastPath
 from services.api.state import ApiState
 from services.api.web import mount_web
@@ -80,6 +81,7 @@ def create_app(config: Config) -> FastAPI:
     app.include_router(routes_health.router)
     app.include_router(api)
     app.router.routes.append(Route("/mcp", mcp, include_in_schema=False))  # its own auth
+    app.mount("/v1", create_v1_app(state))  # OpenAI's API, with OpenAI's error shape
     mount_web(app)
     return app
 
