@@ -21,12 +21,12 @@ from dataclasses import dataclass
 
 import anyio
 import httpx
+import httpx2
 import pytest
 from anyio.from_thread import start_blocking_portal
 from conftest import MODEL_INT8, ROOT, run_cli, write
 from mcp import ClientSession, StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
-from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.shared.exceptions import MCPError
 from processes import service_env, start_service, stop_service, wait_for
 from scripted_server import Reply, ScriptedServer
@@ -101,7 +101,7 @@ async def stdio_session(env: dict[str, str], errlog) -> AsyncIterator[ClientSess
 async def http_session(url: str, token: str) -> AsyncIterator[ClientSession]:
     headers = {"Authorization": f"Bearer {token}"}
     async with (
-        create_mcp_http_client(headers=headers) as http,
+        httpx2.AsyncClient(headers=headers, timeout=60) as http,
         streamable_http_client(url + "/mcp", http_client=http) as (read, write_),
         ClientSession(read, write_) as session,
     ):
