@@ -236,6 +236,18 @@ def test_bad_requests_get_openai_errors(api, body, headers, status, code, param)
     assert error["type"] == "invalid_request_error" and error["param"] == param
 
 
+def test_a_message_too_long_for_the_model_is_an_openai_error_whole_or_streamed(api):
+    too_long = [{"role": "user", "content": "tell me about the garden " * 3600}]  # 90,000 chars
+    with pytest.raises(openai.BadRequestError) as whole:
+        api.client.chat.completions.create(model=api.model, messages=too_long)
+    assert whole.value.code == "context_length_exceeded" and "too long" in whole.value.message
+    stream = api.client.chat.completions.create(model=api.model, messages=too_long, stream=True)
+    with pytest.raises(openai.APIError) as streamed:
+        list(stream)
+    assert "too long" in streamed.value.message
+    assert streamed.value.body["code"] == "context_length_exceeded"
+
+
 def test_not_json_and_unknown_routes_get_openai_errors(api):
     auth = {"Authorization": f"Bearer {api.token}", "Content-Type": "application/json"}
     assert_openai_error(httpx.post(api.url + "/v1/chat/completions", content=b"{", headers=auth),
