@@ -15,8 +15,9 @@ from shared.workspace import init_home
 def mcp_command() -> None:
     """Serve the memory over MCP on stdin/stdout (what desktop MCP clients start).
 
-    Tools: memory_search, memory_get, memory_append, task_add, task_status, memory_stats; the
-    workspace's notes as resources. The same server is at /mcp on the API (`localgpt run api`).
+    Tools: memory_search/get/append, task_add/status, memory_stats; the notes as resources.
+
+    The API serves the same at /mcp (streamable HTTP, with the token).
     """
     config = get_config()
     try:  # stdout carries the protocol: logs go to stderr and logs/mcp.jsonl
