@@ -12,6 +12,7 @@ from __future__ import annotations
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, Depends, FastAPI
+from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from services.access_log import AccessLog
@@ -28,6 +29,8 @@ from services.api import (
 from services.api.auth import require_token
 from services.api.errors import error_response, install_error_handlers
 from services.api.limits import BodyLimitMiddleware
+from services.api.mcp_http import McpEndpoint
+from services.api.openai_compat import create_v1_app
 from services.api.search_fast_path import SearchFastPath
 from services.api.state import ApiState
 from services.api.web import mount_web
@@ -44,12 +47,14 @@ MAX_BODY_BYTES = 1_000_000
 
 def create_app(config: Config) -> FastAPI:
     state = ApiState(config)
+    mcp = McpEndpoint(state)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         state.warm_up_in_background()
         log.info("api_ready", workspace=str(config.workspace_dir))
         yield
+        await mcp.close()
         state.close()
         log.info("api_stopped")
 
@@ -59,7 +64,8 @@ def create_app(config: Config) -> FastAPI:
         version="0.1.0",
         lifespan=lifespan,
         description="Local-first assistant API. Every /api route needs "
-        "`Authorization: Bearer <token>` (see $LOCALGPT_HOME/token).",
+        "`Authorization: Bearer <token>` (see $LOCALGPT_HOME/token), as do `/mcp` (the memory "
+        "as an MCP server, streamable HTTP) and the OpenAI-compatible `/v1` routes.",
     )
     app.state.api = state
     app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_BODY_BYTES)
@@ -74,6 +80,8 @@ def create_app(config: Config) -> FastAPI:
     api.include_router(routes_sessions.router)
     app.include_router(routes_health.router)
     app.include_router(api)
+    app.router.routes.append(Route("/mcp", mcp, include_in_schema=False))  # its own auth
+    app.mount("/v1", create_v1_app(state))  # OpenAI's API, with OpenAI's error shape
     mount_web(app)
     return app
 

@@ -3,7 +3,8 @@
 A turn is synchronous code (the assistant's tool loop) and runs in a thread of its own. A
 client that disconnects cancels the turn's `CancelScope`, which closes the model call's
 connection, so the model server stops generating at once and is free for the next request.
-Turns in the same session are serialised; different sessions run concurrently.
+Turns in the same session are serialised; different sessions run concurrently (see
+`services/api/turns.py`, shared with the OpenAI-compatible `/v1` routes).
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from collections import defaultdict
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -20,11 +20,11 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from services.api.errors import ApiError
+from services.api.turns import cancel_on_disconnect as _cancel_on_disconnect
+from services.api.turns import in_thread as _in_thread
+from services.api.turns import session_lock as _session_lock
 
 router = APIRouter(prefix="/chat", tags=["chat"])
-
-_session_locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
-_locks_guard = threading.Lock()
 
 
 class ChatRequest(BaseModel):
@@ -42,11 +42,6 @@ class ChatReply(BaseModel):
     notice: str  # how the reply ended, when it did not end as a whole answer
     profile: str  # full | compact
     sources: list[dict]  # the notes recalled for the answer, with their citations
-
-
-def _session_lock(session_id: str) -> threading.Lock:
-    with _locks_guard:
-        return _session_locks[session_id]
 
 
 def _open(request: Request, body: ChatRequest):
@@ -179,36 +174,6 @@ def _stream_turn(bot, message: str, emit: Callable[[str, dict], None], scope) ->
         emit("error", {"message": str(exc)})
     except Exception as exc:  # the stream must end with an event, not hang
         emit("error", {"message": f"{type(exc).__name__}: {exc}"})
-
-
-async def _cancel_on_disconnect(request: Request, scope) -> None:
-    """Wait for the client to go away, then stop the turn."""
-    while True:
-        message = await request.receive()
-        if message["type"] == "http.disconnect":
-            scope.cancel()
-            return
-
-
-async def _in_thread(fn: Callable[[], Any]) -> Any:
-    """Run a long turn on a thread of its own (not the shared pool) and await its result."""
-    loop = asyncio.get_running_loop()
-    done: asyncio.Future = loop.create_future()
-
-    def settle(method: str, value: Any) -> None:
-        if not done.done():
-            getattr(done, method)(value)
-
-    def run() -> None:
-        try:
-            value = fn()
-        except BaseException as exc:
-            loop.call_soon_threadsafe(settle, "set_exception", exc)
-        else:
-            loop.call_soon_threadsafe(settle, "set_result", value)
-
-    threading.Thread(target=run, name="chat-turn", daemon=True).start()
-    return await done
 
 
 def _sse(event: str, data: dict) -> str:

@@ -8,7 +8,7 @@ from typing import Annotated
 import tomli_w
 import typer
 
-from shared.cli import chat, daemon, heartbeat, llm, logs, memory, run, task
+from shared.cli import chat, daemon, heartbeat, llm, logs, mcp, memory, run, task
 from shared.cli import open as open_
 from shared.cli.common import console, fail, get_config, print_json
 from shared.logs import configure_logging
@@ -32,6 +32,7 @@ app.command("logs")(logs.logs)
 config_app = typer.Typer(help="Inspect the configuration.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 app.command("open")(open_.open_page)
+app.command("mcp")(mcp.mcp_command)
 
 
 @app.callback()
