@@ -135,6 +135,10 @@ def test_status_cli_talks_to_the_api(api):
     done = run_cli("status", "--json", env=env)
     assert done.returncode == 0, done.stderr
     data = json.loads(done.stdout)
-    assert set(data) == {"health", "memory", "heartbeat"}
+    assert set(data) == {"health", "memory", "heartbeat", "assistant"}
+    assert data["assistant"]["model"] == "local/smollm2-135m-instruct"
+    assert data["assistant"]["profile"]["name"] == "compact"
+    text = run_cli("status", env=env).stdout
+    assert "local/smollm2-135m-instruct" in text and "compact prompt" in text
     stopped = run_cli("status", env={**env, "LOCALGPT_PORT": str(free_port())})
     assert stopped.returncode == 1 and "not running" in stopped.stderr

@@ -55,9 +55,9 @@ def choose_profile(setting: str, model: str, provider: str) -> ProfileChoice:
     size = model_size_billions(model)
     if provider == "local":
         shown = f"{size:g}B" if size is not None and size >= 1 else "small"
-        return ProfileChoice(COMPACT, f"the embedded model is {shown}: compact grounded prompt")
+        return ProfileChoice(COMPACT, f"the embedded model is {shown}")
     if size is not None and size <= SMALL_MODEL_BILLIONS:
-        return ProfileChoice(COMPACT, f"{size:g}B parameters: compact grounded prompt")
+        return ProfileChoice(COMPACT, f"a small model ({size:g}B parameters)")
     if size is not None:
-        return ProfileChoice(FULL, f"{size:g}B parameters: full prompt with tools")
-    return ProfileChoice(FULL, f"{provider} model: full prompt with tools")
+        return ProfileChoice(FULL, f"{size:g}B parameters: tools and the full bootstrap")
+    return ProfileChoice(FULL, f"a {provider} model: tools and the full bootstrap")

@@ -101,6 +101,7 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] 
         f"[bold]model[/]      {bot['model']} at {bot['where']}; {bot['profile']['name']} "
         f"prompt ({bot['profile']['reason']})",
         highlight=False,
+        soft_wrap=True,
     )
     console.print(
         f"[bold]heartbeat[/]  {'on' if beat.get('enabled') else 'off'}, next due "
