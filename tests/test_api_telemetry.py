@@ -30,9 +30,9 @@ if sys.argv[1] == "api":
     from services.api import asgi_app, create_app
     app = asgi_app(create_app(make_home(Path(sys.argv[2]))), "127.0.0.1")
 elif sys.argv[1] == "model-server":
-    from services.llm.engine import Engine
+    from services.llm.engine import Engine, EngineHandle
     from services.llm.server import create_app
-    app = create_app(Engine("http://127.0.0.1:9", "key", Path("none.gguf")))  # /health: no model
+    app = create_app(EngineHandle.ready_with(Engine("http://127.0.0.1:9", "k", Path("x.gguf"))))
 else:
     from fastapi import FastAPI
     app = FastAPI()

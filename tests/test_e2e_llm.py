@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import subprocess
 import sys
 import time
 import tomllib
@@ -204,3 +205,38 @@ def test_a_client_that_leaves_stops_the_model_at_once(llm_port):
     # 512 tokens of story: many seconds. Stopped, the short one waits at most for the batch
     # in progress and one check.
     assert took < 3.0, f"the next request waited {took:.1f} s (prompt {prompt_rate:.0f} tok/s)"
+
+
+def test_the_server_answers_at_once_and_requests_wait_for_the_model(tmp_path):
+    """On a first start the weights are re-encoded (seconds): the port is open at once,
+    /health says loading, and a question asked meanwhile is answered once the model is up."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "PYTHONUNBUFFERED": "1",
+        "LOCALGPT_HOME": str(tmp_path / "fresh-home"),  # no re-encoded copy yet
+        "LOCALGPT_LOCAL_LLM_PORT": str(port),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "shared.cli", "run", "llm"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                health = httpx.get(url + "/health", timeout=2)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "the port did not open"
+                time.sleep(0.05)
+        assert health.status_code == 503 and health.json()["status"] == "loading"
+        body = {"messages": [{"role": "user", "content": "Say yes."}], "max_tokens": 4}
+        answer = httpx.post(url + "/v1/chat/completions", json=body, timeout=180)
+        assert answer.status_code == 200 and answer.json()["choices"][0]["message"]
+        assert httpx.get(url + "/health", timeout=5).json()["status"] == "ok"
+        assert list((tmp_path / "fresh-home" / "models").glob("*Q8_0*.gguf"))
+    finally:
+        proc.terminate()
+        proc.wait(20)

@@ -14,15 +14,24 @@ from __future__ import annotations
 
 import os
 import secrets
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from shared.config import LocalLLMConfig
+from shared.logs import get_logger
+
+log = get_logger(__name__)
 
 # Prompt tokens processed between two checks for a cancelled request: small enough that a
 # stop lands within a fraction of a second, large enough to keep batched matrix products fast.
 BATCH_TOKENS = 128
+
+
+class EngineLoading(Exception):
+    """The engine is not ready (still loading, or failed to load: the message says which)."""
 
 
 @dataclass
@@ -74,3 +83,45 @@ def start_engine(config: LocalLLMConfig, model_file: Path) -> Engine:
     address = server.listening_address
     url = address if address.startswith("http") else f"http://{address}"
     return Engine(url.rstrip("/"), key, model_file, server)
+
+
+class EngineHandle:
+    """The engine as the front server sees it: loading in the background, then ready (or
+    failed). Requests that arrive meanwhile wait for it rather than fail: on a first start
+    the weights are re-encoded, which takes a few seconds."""
+
+    def __init__(self) -> None:
+        self._ready = threading.Event()
+        self.engine: Engine | None = None
+        self.error: str | None = None
+
+    def load_in_background(self, load: Callable[[], Engine]) -> None:
+        def run() -> None:
+            try:
+                self.engine = load()
+            except Exception as exc:  # reported by /health and to every request
+                self.error = str(exc)
+                log.error("model_load_failed", error=self.error)
+            finally:
+                self._ready.set()
+
+        threading.Thread(target=run, name="engine-load", daemon=True).start()
+
+    @classmethod
+    def ready_with(cls, engine: Engine) -> EngineHandle:
+        handle = cls()
+        handle.engine = engine
+        handle._ready.set()
+        return handle
+
+    @property
+    def loading(self) -> bool:
+        return not self._ready.is_set()
+
+    def wait(self, timeout: float) -> Engine:
+        """The engine, once loaded; EngineLoading if it failed or is not ready in time."""
+        if not self._ready.wait(timeout):
+            raise EngineLoading("the embedded model is still loading; try again in a moment")
+        if self.engine is None:
+            raise EngineLoading(f"the embedded model could not be loaded: {self.error}")
+        return self.engine

@@ -12,9 +12,11 @@ shown to it as plain text.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -23,7 +25,8 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from services.access_log import AccessLog
 from services.host_check import LoopbackHostsOnly, SameMachineOriginsOnly, is_loopback_bind
-from services.llm.engine import Engine
+from services.llm.engine import Engine, EngineHandle, EngineLoading, start_engine
+from services.llm.model import find_gguf, prepared_gguf
 from services.telemetry import NO_TELEMETRY
 from shared.config import LOCAL_LLM_MODEL, Config
 from shared.logs import get_logger
@@ -50,15 +53,32 @@ PASSED_OPTIONS = (
 DEFAULTS = {"repeat_penalty": 1.1, "repeat_last_n": 128, "max_tokens": 512}
 
 
-def create_app(engine: Engine, name: str = LOCAL_LLM_MODEL) -> FastAPI:
+LOAD_WAIT_SECONDS = 120.0  # a request that arrives while the model loads waits this long
+
+
+def create_app(handle: EngineHandle, name: str = LOCAL_LLM_MODEL) -> FastAPI:
     app = FastAPI(
         title="LocalGPT embedded model", docs_url=None, redoc_url=None, telemetry=NO_TELEMETRY
     )
-    client = httpx.AsyncClient(base_url=engine.url, headers=engine.headers, timeout=None)
+    clients: dict[str, httpx.AsyncClient] = {}
+
+    async def engine_client() -> httpx.AsyncClient:
+        engine = await asyncio.to_thread(handle.wait, LOAD_WAIT_SECONDS)
+        if "engine" not in clients:
+            clients["engine"] = httpx.AsyncClient(
+                base_url=engine.url, headers=engine.headers, timeout=None
+            )
+        return clients["engine"]
 
     @app.get("/health")
-    def health() -> dict:
-        return {"status": "ok", "model": name}
+    def health() -> JSONResponse:
+        if handle.loading:
+            return JSONResponse({"status": "loading", "model": name}, status_code=503)
+        if handle.engine is None:
+            return JSONResponse(
+                {"status": "failed", "model": name, "error": handle.error}, status_code=503
+            )
+        return JSONResponse({"status": "ok", "model": name})
 
     @app.get("/v1/models")
     def models() -> dict:
@@ -73,6 +93,10 @@ def create_app(engine: Engine, name: str = LOCAL_LLM_MODEL) -> FastAPI:
         problem = _check(body, name)
         if problem:
             return problem
+        try:
+            client = await engine_client()
+        except EngineLoading as exc:
+            return _error(503, str(exc), "server_error", code="model_loading")
         forwarded = engine_request(body)
         if forwarded.get("stream"):
             return StreamingResponse(
@@ -203,15 +227,29 @@ def _error(status: int, message: str, kind: str, code: str | None = None) -> JSO
 
 
 def serve(config: Config, host: str | None = None, port: int | None = None) -> None:
-    """Prepare and load the model, then serve until SIGTERM/Ctrl-C (blocking)."""
+    """Serve at once; the model is prepared and loaded meanwhile (requests wait for it).
+    Blocks until SIGTERM/Ctrl-C."""
     import uvicorn
-
-    from services.llm.engine import start_engine
-    from services.llm.model import find_gguf, prepared_gguf
 
     settings = config.local_llm
     host, port = host or settings.host, port or settings.port
-    source = find_gguf(settings)
+    source = find_gguf(settings)  # a missing model is an error now, not in the background
+    handle = EngineHandle()
+    handle.load_in_background(lambda: _load(config, source))
+    app: Any = SameMachineOriginsOnly(
+        create_app(handle), lambda message: _error(403, message, "permission_error")
+    )
+    if is_loopback_bind(host):  # see services/host_check.py
+        app = LoopbackHostsOnly(app, lambda message: _error(400, message, "invalid_request_error"))
+    log.info("llm_server_starting", url=f"http://{host}:{port}/v1", model=LOCAL_LLM_MODEL)
+    uvicorn.run(
+        AccessLog(app), host=host, port=port, log_config=None, timeout_graceful_shutdown=3,
+        access_log=False,  # AccessLog writes one structured event a request instead
+    )  # fmt: skip
+
+
+def _load(config: Config, source: Path) -> Engine:
+    settings = config.local_llm
     started = time.perf_counter()
     model_file = prepared_gguf(source, settings.quantize, config.home / "models")
     engine = start_engine(settings, model_file)
@@ -222,13 +260,4 @@ def serve(config: Config, host: str | None = None, port: int | None = None) -> N
         context=settings.context,
         extra_buffers=settings.extra_buffers,
     )
-    app: Any = SameMachineOriginsOnly(
-        create_app(engine), lambda message: _error(403, message, "permission_error")
-    )
-    if is_loopback_bind(host):  # see services/host_check.py
-        app = LoopbackHostsOnly(app, lambda message: _error(400, message, "invalid_request_error"))
-    log.info("llm_server_starting", url=f"http://{host}:{port}/v1", model=LOCAL_LLM_MODEL)
-    uvicorn.run(
-        AccessLog(app), host=host, port=port, log_config=None, timeout_graceful_shutdown=3,
-        access_log=False,  # AccessLog writes one structured event a request instead
-    )  # fmt: skip
+    return engine
