@@ -137,7 +137,7 @@ def test_the_token_limit_is_reported(config, memory, notes, server):
     server.replies = [Reply("The garden notes say to build a south", finish_reason="length")]
     result = open_bot(config, memory, server).send("garden?")
     assert result.stopped == "length"
-    assert "256-token limit" in result.notice  # the compact profile's answer budget
+    assert "128-token limit" in result.notice  # the compact profile's answer budget
 
 
 def test_an_empty_reply_says_so(config, memory, notes, server):
@@ -150,7 +150,7 @@ def test_a_model_that_never_stops_is_cut(config, memory, notes, server):
     endless = " ".join(f"fact{i}" for i in range(20_000))  # never repeats, never ends
     server.replies = [Reply(endless, chunk_chars=40)]
     result = open_bot(config, memory, server).send("dentist?")
-    assert result.stopped == "length" and len(result.text) < 256 * 10
+    assert result.stopped == "length" and len(result.text) < 128 * 10
 
 
 def test_no_absolute_path_in_any_request_body(config, memory, notes, server, workspace):

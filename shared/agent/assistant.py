@@ -47,9 +47,10 @@ FAILED_TYPE = "localgpt:turn-failed"
 STOPPED_TYPE = "localgpt:turn-stopped"
 FLUSH_MAX_ITERATIONS = 4
 RECALL_QUERY_CHARS = 2_000  # a long message searches by its start
-COMPACT_MAX_TOKENS = 256  # a small model's answer: short, and it loops when left to run
-# Stop sequences for the compact prompt: the model starting to write the next prompt itself.
-COMPACT_STOP = ["\nQuestion:", "\nNotes:", "User message:", "<<<"]
+COMPACT_MAX_TOKENS = 128  # a small model's answer: short, and it loops when left to run
+# Stop sequences for the compact prompt: the end of the first paragraph, or the model starting
+# to write the next prompt itself.
+COMPACT_STOP = ["\n\n", "\nQuestion:", "User message:", "<<<"]
 
 
 class MessageTooLong(ValueError):
@@ -174,7 +175,8 @@ class Assistant:
             sources=prompt.sources,
             tools=(),
             guard=GuardSettings((prompt.instructions,), self._hidden_paths()),
-            call_options={"stop": COMPACT_STOP, "max_tokens": max_tokens},
+            # Greedy decoding: a small model copies facts out of its notes more faithfully.
+            call_options={"stop": COMPACT_STOP, "max_tokens": max_tokens, "temperature": 0.0},
         )
 
     def _full_turn(self, text: str, now: datetime, pinned: tuple[str, ...]) -> PreparedTurn:

@@ -28,9 +28,9 @@ MIN_NOTE_CHARS = 120  # a note cut shorter than this is left out instead
 MAX_NOTES = 4
 
 SYSTEM = (
-    "You are LocalGPT. You answer questions about the user's notes. Today is {today}.\n"
-    "Give only the short answer in a few words, then the note number in brackets, like [1]. "
-    "If the notes do not say, answer: not in my notes."
+    "You are LocalGPT, the user's assistant. You answer questions about the user's notes. "
+    "Today is {today}. Give only the short answer in a few words, then the note number in "
+    "brackets."
 )
 
 NO_NOTES = "(no notes matched this question)"
