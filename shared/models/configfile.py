@@ -60,6 +60,8 @@ def set_keys(path: Path, updates: dict[tuple[str, str], Any]) -> list[Change]:
         table = before.get(section)
         old = table.get(key) if isinstance(table, dict) else None
         new = None if value is REMOVE else value
+        if value is REMOVE and old in (None, ""):
+            continue  # an empty value and no value mean the same: nothing to remove
         if old != new:
             changes.append(Change(section, key, old, new))
     if not changes:

@@ -242,17 +242,18 @@ def params_for_served_name(name: str, config: Config | None = None) -> float | N
     bare = name[len(LOCAL_PREFIX) :] if name.startswith(LOCAL_PREFIX) else name
     if bare == EMBEDDED_NAME:
         return EMBEDDED_BILLIONS
-    cached = _served_cache.get(bare)
-    if cached and time.monotonic() - cached[0] < 30:
-        return cached[1]
     try:
         config = config or load_config()
     except ConfigError:
         return None
+    key = f"{config.home}\0{config.local_llm.model_path}\0{bare}"
+    cached = _served_cache.get(key)
+    if cached and time.monotonic() - cached[0] < 30:
+        return cached[1]
     path = configured_file(config)
     if path is None or served_name(path) != bare:
         model = find_local(config, bare)
         path = model.path if model else None
     value = gguf_params_billions(path) if path is not None else None
-    _served_cache[bare] = (time.monotonic(), value)
+    _served_cache[key] = (time.monotonic(), value)
     return value
