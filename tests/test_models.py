@@ -459,3 +459,16 @@ def test_the_served_file_follows_the_choice(config):
 
     with pytest.raises(LocalModelError, match="no local model is called 'gone'"):
         served_file(config, "local/gone")
+
+
+def test_chat_greeting_names_the_model_says_why_and_warns_about_the_tiny_one(home, ollama):
+    tiny = run_cli("chat", input="/quit\n", env={"OLLAMA_HOST": "127.0.0.1:9"})
+    assert tiny.returncode == 0, tiny.stderr
+    assert "Model local/smollm2-135m-instruct: nothing better found" in tiny.stdout
+    assert "warning: answers come from the tiny offline model" in tiny.stderr
+    assert "localgpt models pull qwen2.5-1.5b" in tiny.stderr
+
+    better = run_cli("chat", input="/quit\n", env={"OLLAMA_HOST": os.environ["OLLAMA_HOST"]})
+    assert better.returncode == 0, better.stderr
+    assert f"Model ollama_chat/qwen2.5:7b: Ollama is running at {ollama.url}" in better.stdout
+    assert "tiny" not in better.stderr

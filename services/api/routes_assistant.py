@@ -15,6 +15,7 @@ router = APIRouter(prefix="/assistant", tags=["assistant"])
 def show(request: Request) -> dict[str, Any]:
     from shared.agent.llm import LLMError, resolve_endpoint
     from shared.agent.profiles import ProfileError, choose_profile
+    from shared.models.catalogue import RECOMMENDED
     from shared.models.choose import TINY_WARNING, is_tiny
 
     config = request.app.state.api.config
@@ -31,6 +32,7 @@ def show(request: Request) -> dict[str, Any]:
         "reason": endpoint.reason,
         "tiny": tiny,
         "warning": TINY_WARNING if tiny else "",
+        "better": f"localgpt models pull {RECOMMENDED.id}" if tiny else "",
         "profile": profile.as_dict(),
         "tools": bool(config.llm.tools and endpoint.supports_tools and profile.name == "full"),
     }
