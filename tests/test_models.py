@@ -472,3 +472,34 @@ def test_chat_greeting_names_the_model_says_why_and_warns_about_the_tiny_one(hom
     assert better.returncode == 0, better.stderr
     assert f"Model ollama_chat/qwen2.5:7b: Ollama is running at {ollama.url}" in better.stdout
     assert "tiny" not in better.stderr
+
+
+@pytest.mark.slow
+def test_run_llm_serves_a_pulled_model_under_its_own_name(home, hub, services):
+    """The real pipeline: pull from the hub stand-in, `localgpt run llm` (a real process) serves
+    that file as `tiny-test-q4_1`, and with no model chosen `ask` goes to it by that name."""
+    import httpx
+    from conftest import MODEL_INT8
+    from processes import service_env
+    from test_api import free_port
+
+    assert run_cli("models", "pull", NAME, "--json").returncode == 0
+    set_keys(home / "config.toml", {("llm", "max_tokens"): 16, ("llm", "temperature"): 0.0})
+    port = free_port()
+    env = service_env(home, MODEL_INT8, LOCALGPT_LOCAL_LLM_PORT=str(port))
+    services("lg-models-llm", ["run", "llm"], env, "Uvicorn running on")
+    served = httpx.get(f"http://127.0.0.1:{port}/v1/models", timeout=10).json()
+    assert [m["id"] for m in served["data"]] == ["tiny-test-q4_1"]
+
+    done = run_cli("ask", "Say hello.", "--json", env=env)
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout)
+    assert answer["model"] == "local/tiny-test-q4_1" and answer["answer"].strip()
+    assert answer["profile"] == "compact"  # 135M, read from the GGUF: the name has no size
+
+    # The server re-encoded the Q4_1 file into the models folder: a cache, not a second model.
+    listed = json.loads(run_cli("models", "list", "--json", env=env).stdout)
+    assert [m["name"] for m in listed["local"]] == ["tiny-test-q4_1"]
+    assert [Path(c["path"]).name.startswith("tiny-test-q4_1.Q8_0.") for c in listed["caches"]] == [
+        True
+    ]
