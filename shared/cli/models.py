@@ -154,6 +154,8 @@ def pull(
         plan = plan_pull(config, name)
     except PullError as exc:
         fail(str(exc))
+    except KeyboardInterrupt:
+        fail("interrupted before downloading", code=130)
     if not as_json:
         _show_plan(plan)
     if (
