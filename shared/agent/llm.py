@@ -322,8 +322,9 @@ def _explain(ep: Endpoint, exc: BaseException) -> str:
     if kind == "NotFoundError" or "model_not_found" in detail or "does not exist" in detail:
         if ep.provider == "local":
             return (
-                f"`localgpt run llm` at {ep.where} serves another model than {ep.name!r}: "
-                f"restart it to serve this one ({detail})"
+                f"model {ep.name!r} was not found at {ep.where}: `localgpt run llm` serves "
+                "another one (`localgpt models list` shows them; after `localgpt models use`, "
+                f"restart it) ({detail})"
             )
         return f"model {ep.name!r} was not found at {ep.where}; check [llm] model ({detail})"
     if "LLM Provider NOT provided" in detail:
