@@ -284,6 +284,8 @@ def main() -> None:
         "LOCALGPT_PORT": str(api_port),
         "LOCALGPT_LOCAL_LLM_PORT": str(llm_port),
         "LOCALGPT_QUERY_SERVICE_WAIT": "0",  # no worker here: the API encodes queries itself
+        # The embedded model, whatever else this machine has (an Ollama, a cloud key).
+        "LOCALGPT_LLM_MODEL": f"local/{LOCAL_LLM_MODEL}",
         "LITELLM_LOCAL_MODEL_COST_MAP": "True",
         "PYTHONUNBUFFERED": "1",
         "LOG_FORMAT": "json",

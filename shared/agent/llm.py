@@ -8,6 +8,7 @@ becomes an `LLMError` whose message says what to do; the API key never appears i
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import queue
 import threading
@@ -51,6 +52,7 @@ class Endpoint:
     api_base: str | None
     api_key: str | None = field(default=None, repr=False)
     key_source: str = ""  # where the key came from, for messages
+    reason: str = ""  # why this model answers (shared/models/choose.py), for status and greetings
 
     @property
     def supports_tools(self) -> bool:
@@ -72,7 +74,19 @@ class Completion:
 
 
 def resolve_endpoint(config: Config, model: str | None = None) -> Endpoint:
-    """Turn `[llm]` settings into call parameters; a missing key fails here, before any call."""
+    """Turn `[llm]` settings into call parameters; a missing key fails here, before any call.
+
+    Without `model` and without a model set by the user, the best model available answers
+    (shared/models/choose.py)."""
+    if model:
+        return _resolve(config, model)
+    from shared.models.choose import current_choice
+
+    choice = current_choice(config)
+    return dataclasses.replace(_resolve(choice.applied(config), None), reason=choice.reason)
+
+
+def _resolve(config: Config, model: str | None) -> Endpoint:
     name = (model or config.llm.model).strip()
     if name.startswith(LOCAL_PREFIX):
         served = name[len(LOCAL_PREFIX) :]
@@ -306,6 +320,12 @@ def _explain(ep: Endpoint, exc: BaseException) -> str:
         source = f" from {ep.key_source}" if ep.key_source else ""
         return f"{ep.where} rejected the API key{source} for {ep.name}; check the key"
     if kind == "NotFoundError" or "model_not_found" in detail or "does not exist" in detail:
+        if ep.provider == "local":
+            return (
+                f"model {ep.name!r} was not found at {ep.where}: `localgpt run llm` serves "
+                "another one (`localgpt models list` shows them; after `localgpt models use`, "
+                f"restart it) ({detail})"
+            )
         return f"model {ep.name!r} was not found at {ep.where}; check [llm] model ({detail})"
     if "LLM Provider NOT provided" in detail:
         return f"litellm does not know the provider of {ep.name!r}; use provider/model"

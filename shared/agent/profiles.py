@@ -45,19 +45,35 @@ def model_size_billions(model: str) -> float | None:
     return max(sizes) if sizes else None
 
 
-def choose_profile(setting: str, model: str, provider: str) -> ProfileChoice:
-    """The profile for `model` (litellm `provider/model`) under `[llm] profile = setting`."""
+def choose_profile(
+    setting: str, model: str, provider: str, params_billions: float | None = None
+) -> ProfileChoice:
+    """The profile for `model` (litellm `provider/model`) under `[llm] profile = setting`.
+
+    The size comes from `params_billions`, else the model's name, else (for a local model) the
+    parameter count of the GGUF file served under that name."""
     setting = (setting or AUTO).strip().lower()
     if setting not in PROFILES:
         raise ProfileError(f"[llm] profile must be one of {', '.join(PROFILES)}, not {setting!r}")
     if setting != AUTO:
         return ProfileChoice(setting, "set by [llm] profile")
-    size = model_size_billions(model)
+    size = params_billions if params_billions is not None else model_size_billions(model)
     if provider == "local":
-        shown = f"{size:g}B" if size is not None and size >= 1 else "small"
-        return ProfileChoice(COMPACT, f"the embedded model is {shown}")
+        if size is None:
+            from shared.models.local import params_for_served_name
+
+            size = params_for_served_name(model)
+        if size is None:
+            return ProfileChoice(COMPACT, "a local model of unknown size")
+        if size <= SMALL_MODEL_BILLIONS:
+            return ProfileChoice(COMPACT, f"a local model of {_shown(size)} parameters")
+        return ProfileChoice(FULL, f"a local model of {size:g}B parameters")
     if size is not None and size <= SMALL_MODEL_BILLIONS:
         return ProfileChoice(COMPACT, f"a small model ({size:g}B parameters)")
     if size is not None:
         return ProfileChoice(FULL, f"{size:g}B parameters: tools and the full bootstrap")
     return ProfileChoice(FULL, f"a {provider} model: tools and the full bootstrap")
+
+
+def _shown(billions: float) -> str:
+    return f"{billions:g}B" if billions >= 1 else f"{billions * 1000:g}M"

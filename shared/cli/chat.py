@@ -160,6 +160,7 @@ def _switch_model(config: Config, bot: Assistant, model: str) -> None:
         _error(str(exc))
         return
     console.print(f"Model: {bot.client.model}", highlight=False, soft_wrap=True)
+    _say_which_model(bot.client)
 
 
 def _search_memory(bot: Assistant, query: str) -> None:
@@ -202,6 +203,23 @@ def _greet(bot: Assistant) -> None:
         highlight=False,
         soft_wrap=True,
     )
+    _say_which_model(bot.client)
+
+
+def _say_which_model(client: LLMClient) -> None:
+    """Why this model answers, and a plain warning when it is the tiny offline one."""
+    from shared.models.choose import TINY_WARNING, is_tiny
+
+    if client.endpoint.reason:
+        console.print(
+            f"[dim]Model {escape(client.model)}: {escape(client.endpoint.reason)}[/]",
+            highlight=False,
+            soft_wrap=True,
+        )
+    if is_tiny(client.model):
+        err_console.print(
+            f"[yellow]warning:[/] {escape(TINY_WARNING)}", highlight=False, soft_wrap=True
+        )
 
 
 class TurnView:

@@ -20,7 +20,7 @@ def llm_command(
         bool, typer.Option("--allow-remote", help="Allow a non-loopback address (no auth!).")
     ] = False,
 ) -> None:
-    """Serve the embedded model (SmolLM2-135M, llama.cpp) as an OpenAI-compatible API."""
+    """Serve the local model (a pulled GGUF, else the embedded SmolLM2-135M) with llama.cpp."""
     config = get_config()
     start_logging("llm", config)
     bind = host or config.local_llm.host

@@ -8,9 +8,9 @@ from typing import Annotated
 import tomli_w
 import typer
 
-from shared.cli import chat, daemon, heartbeat, llm, logs, mcp, memory, run, task
+from shared.cli import chat, daemon, heartbeat, llm, logs, mcp, memory, models, run, task
 from shared.cli import open as open_
-from shared.cli.common import console, fail, get_config, print_json
+from shared.cli.common import console, fail, get_config, print_json, warn
 from shared.logs import configure_logging
 from shared.workspace import init_home
 
@@ -28,6 +28,7 @@ app.command("chat")(chat.chat)
 app.command("ask")(chat.ask)
 run.app.command("llm")(llm.llm_command)
 app.add_typer(daemon.app, name="daemon")
+app.add_typer(models.app, name="models")
 app.command("logs")(logs.logs)
 config_app = typer.Typer(help="Inspect the configuration.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
@@ -103,6 +104,10 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] 
         highlight=False,
         soft_wrap=True,
     )
+    if bot.get("reason"):
+        console.print(f"           chosen because {bot['reason']}", highlight=False)
+    if bot.get("warning"):
+        warn(bot["warning"])
     console.print(
         f"[bold]heartbeat[/]  {'on' if beat.get('enabled') else 'off'}, next due "
         f"{beat.get('next_due')}",

@@ -103,14 +103,26 @@ export class ChatView {
     this.loadAssistant();
   }
 
-  /** Which model answers, and whether it gets the full prompt or the compact one. */
+  /** Which model answers and why, the prompt it gets, and a plain warning for the tiny one. */
   async loadAssistant() {
     try {
       const a = await api('/api/assistant');
       this.modelBadge.textContent = `${a.model} · ${a.profile.name} prompt`;
-      this.modelBadge.title = a.profile.reason;
+      this.modelBadge.title = [a.reason && `Chosen because ${a.reason}`, a.profile.reason]
+        .filter(Boolean)
+        .join('\n');
+      this.modelBadge.classList.toggle('warn', Boolean(a.tiny));
+      if (a.tiny) {
+        clear(
+          this.modelBadge,
+          `${a.model}: the tiny offline model, often wrong. Better: `,
+          h('code', {}, a.better),
+        );
+        this.modelBadge.title = `${a.warning}\n${this.modelBadge.title}`;
+      }
     } catch {
       this.modelBadge.textContent = '';
+      this.modelBadge.classList.remove('warn');
     }
   }
 
