@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 # Bump when chunk boundaries change: a different version makes the index re-chunk every file.
-CHUNKER_VERSION = 3
+CHUNKER_VERSION = 4  # 4: chunks carry their date and position (db columns day, seq)
 
 HEADING = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.*?)[ \t#]*$")
 FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
