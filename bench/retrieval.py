@@ -11,7 +11,8 @@ What it prints:
 - the shipped defaults, per conversation (conv-26, conv-30) and overall, with recall@5 (the
   first five results of a `limit=5` search) and the median search latency;
 - the two-way cross-check, the headline: every setting the search has that could be tuned
-  (rrf_k, chunk_tokens, whether a question's time expression adds a ranking) is chosen on one
+  (rrf_k, chunk_tokens, context_blocks, whether a question's time expression adds a ranking)
+  is chosen on one
   conversation and scored on the other, both ways; the figure is the hits of both halves over
   all questions. A setting only earns its place if it holds on the half it was not chosen on;
 - recency on (30-day half-life, each conversation's "today" the day after its last note): it
@@ -62,6 +63,7 @@ FP32_MODEL = ROOT.parent / "shared" / "models" / "all-MiniLM-L6-v2-onnx"
 # The settings the cross-check may choose; the shipped default of each comes first.
 RRF_K = (10.0, 5.0, 20.0, 60.0)
 CHUNK_TOKENS = (160, 120, 240)
+CONTEXT_BLOCKS = (1, 0, 2)
 TIME_RANKING = (True, False)
 
 
@@ -147,12 +149,12 @@ class Engine:
         return outcome
 
 
-def make_config(home: Path, workspace: Path, embedding: dict, chunk_tokens: int) -> Config:
+def make_config(home: Path, workspace: Path, embedding: dict, chunking: tuple[int, int]) -> Config:
     os.environ.update(LOCALGPT_HOME=str(home), LOCALGPT_WORKSPACE=str(workspace))
     config = load_config()
     for key, value in embedding.items():
         setattr(config.embedding, key, value)
-    config.memory.chunk_tokens = chunk_tokens
+    config.memory.chunk_tokens, config.memory.context_blocks = chunking
     return config
 
 
@@ -231,9 +233,12 @@ def two_way(
 
 
 def describe(key: tuple) -> str:
-    chunk_tokens, rrf_k, time_ranking = key
+    chunk_tokens, context_blocks, rrf_k, time_ranking = key
     time_words = "on" if time_ranking else "off"
-    return f"chunk_tokens={chunk_tokens} rrf_k={rrf_k:g} time_ranking={time_words}"
+    return (
+        f"chunk_tokens={chunk_tokens} context_blocks={context_blocks} rrf_k={rrf_k:g}"
+        f" time_ranking={time_words}"
+    )
 
 
 def row(dev: DevSet, name: str, outcome: Outcome) -> str:
@@ -268,24 +273,28 @@ def main() -> None:
     print(f"questions: {len(dev.questions)} ({counts}); budget {BUDGET_CHARS} chars")
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
-        embedder = Embedder(make_config(tmp_path / "h0", dev.workspace, local, 160).embedding)
+        default_chunking = (CHUNK_TOKENS[0], CONTEXT_BLOCKS[0])
+        embedder = Embedder(
+            make_config(tmp_path / "h0", dev.workspace, local, default_chunking).embedding
+        )
         print(row(dev, "reference: 50-line baseline", baseline(dev, embedder)), flush=True)
 
-        engines: dict[int, Engine] = {}
+        engines: dict[tuple[int, int], Engine] = {}
 
-        def engine(chunk_tokens: int, embedding: dict | None = None, tag: str = "") -> Engine:
-            home = tmp_path / f"h-{chunk_tokens}-{tag}"
-            config = make_config(home, dev.workspace, embedding or local, chunk_tokens)
+        def engine(chunking: tuple[int, int], embedding: dict | None = None, tag="") -> Engine:
+            home = tmp_path / f"h-{chunking[0]}-{chunking[1]}-{tag}"
+            config = make_config(home, dev.workspace, embedding or local, chunking)
             return Engine(dev, config, Embedder(config.embedding) if embedding else embedder)
 
-        engines[160] = engine(160)
-        report = engines[160].report
+        first = engines[default_chunking] = engine(default_chunking)
+        report = first.report
         print(
             f"LocalGPT index: {report.chunks_written} chunks from {report.files_indexed} files "
-            f"in {engines[160].index_seconds:.1f} s (chunk_tokens=160)"
+            f"in {first.index_seconds:.1f} s (chunk_tokens={default_chunking[0]}, "
+            f"context_blocks={default_chunking[1]})"
         )
-        default_key = (CHUNK_TOKENS[0], RRF_K[0], TIME_RANKING[0])
-        default = engines[160].run(rrf_k=RRF_K[0])
+        default_key = (*default_chunking, RRF_K[0], TIME_RANKING[0])
+        default = first.run(rrf_k=RRF_K[0])
         print(row(dev, "LocalGPT defaults", default), flush=True)
         if args.by_category:
             by_cat: dict[int, list[bool]] = defaultdict(list)
@@ -297,16 +306,18 @@ def main() -> None:
             return
 
         results: dict[tuple, Outcome] = {default_key: default}
-        for chunk_tokens in CHUNK_TOKENS:
-            if chunk_tokens not in engines:
-                engines[chunk_tokens] = engine(chunk_tokens)
+        for chunking in ((t, c) for t in CHUNK_TOKENS for c in CONTEXT_BLOCKS):
+            if chunking not in engines:
+                engines[chunking] = engine(chunking)
             for rrf_k in RRF_K:
                 for time_ranking in TIME_RANKING:
-                    key = (chunk_tokens, rrf_k, time_ranking)
+                    key = (*chunking, rrf_k, time_ranking)
                     if key not in results:
-                        results[key] = engines[chunk_tokens].run(
+                        results[key] = engines[chunking].run(
                             with_at5=False, time_ranking=time_ranking, rrf_k=rrf_k
                         )
+            if chunking != default_chunking:
+                engines.pop(chunking).index.conn.close()
         figure, chosen = two_way(dev, results, default_key)
         print(
             f"\nTWO-WAY recall@budget: {figure:.3f}"
@@ -320,7 +331,7 @@ def main() -> None:
         for key, outcome in sorted(results.items(), key=lambda kv: -dev.recall(kv[1])):
             print("   ", row(dev, describe(key), outcome))
 
-        recent = engines[160].run(with_at5=True, recency_half_life_days=30.0)
+        recent = first.run(with_at5=True, recency_half_life_days=30.0)
         print()
         print(row(dev, "recency on (30-day half-life)", recent))
 
@@ -338,7 +349,7 @@ def main() -> None:
             }
             options.append((f"option: served {args.served_model}", served))
         for n, (name, embedding) in enumerate(options):
-            option = engine(160, embedding, tag=f"o{n}")
+            option = engine(default_chunking, embedding, tag=f"o{n}")
             outcome = option.run()
             print(row(dev, name, outcome) + f"  (indexing {option.index_seconds:.1f} s)")
 

@@ -53,6 +53,9 @@ class EmbeddingConfig:
 @dataclass
 class MemoryConfig:
     chunk_tokens: int = 160  # estimated tokens a chunk (the model reads at most 256)
+    # Blocks (paragraphs, list items, dialogue turns) before a chunk that are indexed and
+    # embedded with it as its context (up to 300 characters each), never cited with it.
+    context_blocks: int = 1
     max_file_mb: float = 10.0  # larger files are skipped with a logged reason
     search_limit: int = 6
     # Characters of cited lines one search returns at most (hits merged into spans fill it);

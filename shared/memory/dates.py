@@ -50,19 +50,6 @@ class DateRange:
             return False
         return (self.start is None or day >= self.start) and (self.end is None or day <= self.end)
 
-    def intersect(self, other: DateRange) -> DateRange:
-        starts = [d for d in (self.start, other.start) if d is not None]
-        ends = [d for d in (self.end, other.end) if d is not None]
-        return DateRange(max(starts) if starts else None, min(ends) if ends else None)
-
-    @property
-    def empty(self) -> bool:
-        return self.start is not None and self.end is not None and self.start > self.end
-
-    @property
-    def unbounded(self) -> bool:
-        return self.start is None and self.end is None
-
     def iso(self) -> tuple[str | None, str | None]:
         return (
             self.start.isoformat() if self.start else None,
@@ -155,13 +142,16 @@ def parse_bound(value: str, today: date, side: str) -> date:
     return span.start if side == "after" else span.end
 
 
-def filter_range(after: date | None, before: date | None) -> DateRange | None:
-    """The filter the user asked for; None when there is none. Raises on an empty range."""
-    if after is None and before is None:
-        return None
-    if after is not None and before is not None and after > before:
-        raise DateError(f"after ({after}) is later than before ({before})")
-    return DateRange(after, before)
+def date_filter(
+    after: str | None, before: str | None, today: date
+) -> tuple[date | None, date | None]:
+    """`--after` / `--before` (API: `after`, `before`) as inclusive dates; raises DateError
+    with a message for the user on a bad value or an empty range."""
+    low = parse_bound(after, today, "after") if after else None
+    high = parse_bound(before, today, "before") if before else None
+    if low is not None and high is not None and low > high:
+        raise DateError(f"after ({low}) is later than before ({high}): no date is in between")
+    return low, high
 
 
 # -- time expressions in questions -----------------------------------------------------------

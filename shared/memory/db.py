@@ -15,7 +15,7 @@ import sqlite_vec
 
 from shared.sqlite_tx import immediate as write_tx
 
-SCHEMA_VERSION = "3"  # 2: vector_log; 3: chunks.day and chunks.seq
+SCHEMA_VERSION = "4"  # 2: vector_log; 3: chunks.day and chunks.seq; 4: chunks.context
 VECTOR_LOG_KEEP = 100_000
 BUSY_TIMEOUT_MS = 10_000
 
@@ -45,7 +45,8 @@ CREATE TABLE IF NOT EXISTS chunks (
     embed_hash TEXT NOT NULL,
     has_vector INTEGER NOT NULL DEFAULT 0,
     day TEXT,  -- YYYY-MM-DD the chunk is dated (file name or heading); NULL: undated
-    seq INTEGER NOT NULL DEFAULT 0  -- position among its file's chunks (0, 1, ...)
+    seq INTEGER NOT NULL DEFAULT 0,  -- position among its file's chunks (0, 1, ...)
+    context TEXT NOT NULL DEFAULT ''  -- the text before it, indexed and embedded with it
 );
 CREATE INDEX IF NOT EXISTS chunks_path ON chunks(path);
 CREATE INDEX IF NOT EXISTS chunks_day ON chunks(day) WHERE day IS NOT NULL;
@@ -161,6 +162,7 @@ def recreate_vector_table(conn: apsw.Connection, dims: int) -> None:
 ADDED_COLUMNS = [
     ("chunks", "day", "TEXT"),
     ("chunks", "seq", "INTEGER NOT NULL DEFAULT 0"),
+    ("chunks", "context", "TEXT NOT NULL DEFAULT ''"),
 ]
 
 

@@ -282,6 +282,7 @@ class ServedEmbeddings:
         os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no fetch on import
         import litellm
 
+        litellm.suppress_debug_info = True  # no "Give Feedback" banners on stdout
         self._litellm = litellm
         self.config = config
         self.model = f"{config.provider}/{config.model}"

@@ -89,6 +89,7 @@ class MemoryIndex:
         self.conn = conn or db.connect(config.memory_db)
         self.max_bytes = int(config.memory.max_file_mb * 1_000_000)
         self.chunk_tokens = config.memory.chunk_tokens
+        self.context_blocks = config.memory.context_blocks
 
     # -- public ---------------------------------------------------------------------------
 
@@ -217,7 +218,7 @@ class MemoryIndex:
     # -- chunking version -----------------------------------------------------------------
 
     def _chunking_key(self) -> str:
-        return f"{CHUNKER_VERSION}:{self.chunk_tokens}"
+        return f"{CHUNKER_VERSION}:{self.chunk_tokens}:{self.context_blocks}"
 
     def _chunking_changed(self) -> bool:
         stored = db.get_meta(self.conn, "chunking")
@@ -272,7 +273,7 @@ class MemoryIndex:
             self._touch(rel, read)  # same content, new mtime (e.g. `touch`): nothing to re-embed
             report.files_unchanged += 1
             return None
-        chunks = chunk_markdown(read.text, self.chunk_tokens)
+        chunks = chunk_markdown(read.text, self.chunk_tokens, self.context_blocks)
         texts = [embed_text(rel, c) for c in chunks]
         hashes = [_sha(t) for t in texts]
         return _Pending(rel, read, chunks, texts, hashes)
@@ -365,7 +366,7 @@ class MemoryIndex:
             day = chunk_day(item.path, chunk)
             conn.execute(
                 "INSERT INTO chunks(path, start_line, end_line, heading, text, hash, embed_hash,"
-                " has_vector, day, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " has_vector, day, seq, context) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     item.path,
                     chunk.start_line,
@@ -377,6 +378,7 @@ class MemoryIndex:
                     int(vector is not None),
                     day.isoformat() if day else None,
                     seq,
+                    chunk.context,
                 ),
             )
             chunk_id = conn.last_insert_rowid()
@@ -384,7 +386,7 @@ class MemoryIndex:
                 "INSERT INTO chunks_fts(rowid, body, heading, path) VALUES (?, ?, ?, ?)",
                 (
                     chunk_id,
-                    fts_text(chunk.text),
+                    fts_text(f"{chunk.context}\n{chunk.text}" if chunk.context else chunk.text),
                     fts_text(chunk_context(item.path, chunk)),
                     _path_words(item.path),
                 ),
@@ -441,13 +443,13 @@ class MemoryIndex:
         progress("chunks", 0, total)
         while True:
             rows = self.conn.execute(
-                "SELECT id, embed_hash, path, start_line, end_line, heading, text FROM chunks"
-                " WHERE has_vector = 0 LIMIT ?",
+                "SELECT id, embed_hash, path, start_line, end_line, heading, text, context"
+                " FROM chunks WHERE has_vector = 0 LIMIT ?",
                 (BATCH_CHUNKS,),
             ).fetchall()
             if not rows:
                 return
-            wanted = {r[1]: embed_text(r[2], Chunk(r[3], r[4], r[5], r[6])) for r in rows}
+            wanted = {r[1]: embed_text(r[2], Chunk(r[3], r[4], r[5], r[6], r[7])) for r in rows}
             vectors = self._vectors_by_hash(wanted, report)
             if report.vectors_disabled:
                 return
@@ -464,8 +466,10 @@ class MemoryIndex:
 
 
 def embed_text(path: str, chunk: Chunk) -> str:
-    """What the model sees for a chunk: where it sits (day, file and headings), then its text."""
-    return f"{chunk_context(path, chunk)}\n{chunk.text}"
+    """What the model sees for a chunk: where it sits (day, file and headings), what comes
+    just before it, then its text."""
+    parts = [chunk_context(path, chunk), chunk.context, chunk.text]
+    return "\n".join(part for part in parts if part)
 
 
 def chunk_day(path: str, chunk: Chunk):
