@@ -14,7 +14,10 @@ What it prints:
   (rrf_k, chunk_tokens, context_blocks, whether a question's time expression adds a ranking)
   is chosen on one
   conversation and scored on the other, both ways; the figure is the hits of both halves over
-  all questions. A setting only earns its place if it holds on the half it was not chosen on;
+  all questions. A setting only earns its place if it holds on the half it was not chosen on.
+  The choice follows the one-standard-error rule (the defaults stay unless another setting
+  beats them on the tuning half by more than one standard error: 1-3 questions there are
+  noise); the plain argmax choice is printed too;
 - recency on (30-day half-life, each conversation's "today" the day after its last note): it
   must not lower recall;
 - options: the fp32 model, and a served embedding model (`--served-api-base`), with their
@@ -32,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import statistics
 import sys
@@ -217,18 +221,24 @@ def baseline(dev: DevSet, embedder: Embedder) -> Outcome:
 
 
 def two_way(
-    dev: DevSet, results: dict[tuple, Outcome], default: tuple
+    dev: DevSet, results: dict[tuple, Outcome], default: tuple, one_se: bool
 ) -> tuple[float, dict[str, tuple]]:
-    """Choose the settings on each conversation, score them on the other(s)."""
+    """Choose the settings on each conversation, score them on the other(s): the hits of both
+    directions over all questions (each question is scored once, by settings chosen without
+    it). `one_se`: the one-standard-error rule (keep the defaults unless another setting beats
+    them by more than one standard error of the tuning half's recall); else plain argmax."""
     hits, chosen = 0, {}
     for tuned_on in dev.convs:
+        size = sum(q["conv"] == tuned_on for q in dev.questions)
         best = max(results, key=lambda key: (dev.recall(results[key], tuned_on), key == default))
+        top = dev.recall(results[best], tuned_on)
+        error = math.sqrt(top * (1 - top) / size)
+        if one_se and dev.recall(results[default], tuned_on) >= top - error:
+            best = default
         chosen[tuned_on] = best
-        outcome = results[best]
-        for hit, question in zip(outcome.budget, dev.questions, strict=True):
+        for hit, question in zip(results[best].budget, dev.questions, strict=True):
             if question["conv"] != tuned_on:
                 hits += hit
-    # Each question is scored once: by settings chosen on the other conversation.
     return hits / len(dev.questions), chosen
 
 
@@ -318,15 +328,15 @@ def main() -> None:
                         )
             if chunking != default_chunking:
                 engines.pop(chunking).index.conn.close()
-        figure, chosen = two_way(dev, results, default_key)
-        print(
-            f"\nTWO-WAY recall@budget: {figure:.3f}"
-            "  (settings chosen on one conversation, scored on the other)"
-        )
-        for tuned_on, key in chosen.items():
-            others = [c for c in dev.convs if c != tuned_on]
-            scored = ", ".join(f"{c} {dev.recall(results[key], c):.3f}" for c in others)
-            print(f"  chosen on {tuned_on}: {describe(key)} -> scored on {scored}")
+        for one_se, label in ((True, "one-standard-error rule"), (False, "plain argmax")):
+            figure, chosen = two_way(dev, results, default_key, one_se)
+            headline = "TWO-WAY recall@budget" if one_se else "two-way, argmax instead"
+            print(f"\n{headline}: {figure:.3f}  (chosen on one conversation by the {label}, "
+                  "scored on the other)")  # fmt: skip
+            for tuned_on, key in chosen.items():
+                others = [c for c in dev.convs if c != tuned_on]
+                scored = ", ".join(f"{c} {dev.recall(results[key], c):.3f}" for c in others)
+                print(f"  chosen on {tuned_on}: {describe(key)} -> scored on {scored}")
         print("  every setting (recall@budget per conversation):")
         for key, outcome in sorted(results.items(), key=lambda kv: -dev.recall(kv[1])):
             print("   ", row(dev, describe(key), outcome))

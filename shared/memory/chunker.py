@@ -172,6 +172,8 @@ class _Packer:
 def _context(source: list[str], first: int, blocks: int) -> str:
     """The `blocks` blocks (paragraphs, list items) that end before line `first`, stopping at a
     heading or a fence; each cut to CONTEXT_BLOCK_CHARS."""
+    if not blocks or HEADING.match(source[first - 1]):
+        return ""  # a chunk that opens a section has nothing before it
     found: list[str] = []
     current: list[str] = []
     number = first - 1
@@ -191,7 +193,7 @@ def _context(source: list[str], first: int, blocks: int) -> str:
             current = []
     if current and len(found) < blocks:
         found.append("\n".join(current))
-    return "\n".join(block[:CONTEXT_BLOCK_CHARS] for block in reversed(found))
+    return "\n".join(block[-CONTEXT_BLOCK_CHARS:] for block in reversed(found))
 
 
 def _split_long_line(line: str, max_tokens: int) -> Iterator[str]:
