@@ -106,7 +106,8 @@ def test_recency_orders_results_by_age_and_spares_memory_md(config, workspace, e
     for path, text in {
         "memory/2026-11-18.md": "# Notes\n\n- Kayak club: moved to Friday.\n",
         "memory/2026-06-01.md": "# Notes\n\n- Kayak club meeting: the kayak club meeting moved.\n",
-        "MEMORY.md": "# Memory\n\n- The kayak club meets on Fridays.\n",
+        "MEMORY.md": "# Memory\n\n## 2026-01-10 Kayak\n\n- The kayak club meets on Fridays.\n",
+        "knowledge/clubs.md": "# Clubs\n\n- Kayak club: bring a helmet.\n",
     }.items():
         write(workspace / path, text)
     memory = Memory(config, embedder)
@@ -115,7 +116,7 @@ def test_recency_orders_results_by_age_and_spares_memory_md(config, workspace, e
         search = MemorySearch(memory.conn, embedder, config.memory, today=lambda: TODAY)
 
         def ranked() -> dict[str, float]:
-            found = search.search("kayak club meeting", 3)
+            found = search.search("kayak club meeting", 4)
             return {hit.path: hit.score for hit in found.results}
 
         relevance = ranked()
@@ -128,7 +129,8 @@ def test_recency_orders_results_by_age_and_spares_memory_md(config, workspace, e
         assert set(recent) == set(relevance)  # reordered, nothing swapped out
         old = recent["memory/2026-06-01.md"] / relevance["memory/2026-06-01.md"]
         assert old == pytest.approx(0.5 ** (172 / 30), rel=0.05)  # 172 days: 5.7 half-lives
-        assert recent["MEMORY.md"] == relevance["MEMORY.md"]  # evergreen
+        assert recent["MEMORY.md"] == relevance["MEMORY.md"]  # evergreen, though dated
+        assert recent["knowledge/clubs.md"] == relevance["knowledge/clubs.md"]  # undated
     finally:
         config.memory.recency_half_life_days = 0
         memory.close()
