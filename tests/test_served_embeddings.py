@@ -27,7 +27,7 @@ DIMS = 64
 
 
 class EmbeddingServer:
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
         self.seed = "model-a"
         self.requests: list[dict] = []
         self.lock = threading.Lock()
@@ -66,7 +66,7 @@ class EmbeddingServer:
                 self.end_headers()
                 self.wfile.write(data)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)  # bound: ready to accept
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)  # bound: ready to accept
         self.port = self.httpd.server_address[1]
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
@@ -178,22 +178,28 @@ def test_vectors_of_two_models_never_mix(config, workspace, server, monkeypatch)
         memory.close()
 
 
-def test_an_unreachable_server_leaves_keyword_search(config, workspace, server):
+def test_an_unreachable_server_leaves_keyword_search_until_it_is_back(
+    config, workspace, server, monkeypatch
+):
     write(workspace / "memory" / "2026-11-02.md", NOTES["memory/2026-11-02.md"])
     served(config, server)
+    port = server.port
     server.close()  # nothing listens there any more
     memory = Memory(config)
     try:
         report = memory.sync()
-        assert report.vectors_disabled and f"127.0.0.1:{server.port}" in report.vectors_disabled
+        assert report.vectors_disabled and f"127.0.0.1:{port}" in report.vectors_disabled
         found = memory.search("ferry", 3)
         assert found.mode == "keyword" and found.results
         assert any("embedding server" in w for w in found.warnings)
+
+        server.__init__(port)  # the engine is back at the same address
+        assert memory.search("ferry", 3).mode == "keyword"  # not asked again at once
+        monkeypatch.setattr(embedder_module, "SERVED_RETRY_SECONDS", 0.0)
+        assert memory.sync().vectors_disabled is None
+        assert memory.search("ferry", 3).mode == "hybrid"
     finally:
         memory.close()
-    server.httpd = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
-    server.thread = threading.Thread(target=server.httpd.serve_forever, daemon=True)
-    server.thread.start()  # for the fixture's close()
 
 
 def test_a_misconfigured_provider_says_what_to_set(config, workspace):

@@ -34,6 +34,7 @@ PROVIDERS = ("fastembed", "openai", "ollama")
 PROBE_TEXT = "LocalGPT embedding probe: the quick brown fox jumps over the lazy dog."
 PROBE_MIN_COSINE = 0.99  # the same model gives the same probe vector, up to float noise
 PROBE_RECHECK_SECONDS = 60.0
+SERVED_RETRY_SECONDS = 30.0  # after a served engine failed to answer
 log = get_logger("embedder")
 
 
@@ -101,6 +102,11 @@ class Embedder:
         self._warming: threading.Thread | None = None
         self._warm_up_lock = threading.Lock()
         self._probe_checked: tuple[float, str | None, str | None] | None = None
+        self._failed_at = 0.0  # a served engine that did not answer is asked again later
+
+    def _retry_due(self) -> bool:
+        """A missing model file stays missing; a server may come back: ask it again."""
+        return self.served and time.monotonic() - self._failed_at >= SERVED_RETRY_SECONDS
 
     @property
     def served(self) -> bool:
@@ -237,12 +243,13 @@ class Embedder:
     def _load(self):
         if self._model is not None:
             return self._model
-        if self._error is not None:
+        if self._error is not None and not self._retry_due():
             raise EmbedderUnavailable(self._error)
         with self._lock:
-            if self._model is None and self._error is None:
+            if self._model is None and (self._error is None or self._retry_due()):
                 if self.served:
                     self._model, self._error = _load_served(self.config)
+                    self._failed_at = time.monotonic()
                 else:
                     self._model, self._error = _load_fastembed(
                         self.config, self.cache_dir, self.for_queries
