@@ -194,7 +194,8 @@ def test_an_unreachable_server_leaves_keyword_search_until_it_is_back(
         assert any("embedding server" in w for w in found.warnings)
 
         server.__init__(port)  # the engine is back at the same address
-        assert memory.search("ferry", 3).mode == "keyword"  # not asked again at once
+        assert memory.search("ferry", 3).mode == "keyword"
+        assert server.requests == []  # not asked again at once: searches never wait on it
         monkeypatch.setattr(embedder_module, "SERVED_RETRY_SECONDS", 0.0)
         assert memory.sync().vectors_disabled is None
         assert memory.search("ferry", 3).mode == "hybrid"
