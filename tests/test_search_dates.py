@@ -57,6 +57,7 @@ def test_after_and_before_filter_by_date_and_leave_undated_notes_out(dated):
     assert set(paths(everything)) == set(NOTES)
     assert {hit.day for hit in everything.results} >= {"2026-11-19", None}
 
+    assert {hit.date for hit in everything.results} >= {"2026-11-19", ""}
     november = dated.search("ferry", 10, after=date(2026, 11, 1))
     assert sorted(paths(november)) == ["memory/2026-11-05.md", "memory/2026-11-19.md"]
     assert november.after == "2026-11-01" and november.before is None

@@ -53,6 +53,11 @@ class SearchResult:
     chunks: int = 1  # indexed chunks merged into this span
 
     @property
+    def date(self) -> str:
+        """The day as YYYY-MM-DD, or "" when undated (what the assistant's notes show)."""
+        return self.day or ""
+
+    @property
     def citation(self) -> str:
         if self.start_line == self.end_line:
             return f"{self.path}#L{self.start_line}"
@@ -168,7 +173,7 @@ class MemorySearch:
         today = self.today()
         asked = None
         if self.understand_time:
-            asked = query_time(query, today, anchor=lambda event: self._anchor(event, window))
+            asked = query_time(query, today, anchor=self._anchor)
         vector = self._vector_leg(query, pool, warnings, window)
         keyword = self._keyword_leg(query, pool, vector, window)
         # A chunk found only by meaning must be at least somewhat similar: the vector leg
@@ -300,7 +305,7 @@ class MemorySearch:
         floor = self.config.min_vector_similarity
         return bool(vector) and max(vector.values()) >= floor
 
-    def _anchor(self, event: str, window: DateRange | None) -> date | None:
+    def _anchor(self, event: str) -> date | None:
         """The date of the note that best matches an event named in a question ("the trip"),
         by keywords; None when no dated note matches."""
         terms = query_terms(event)
