@@ -92,7 +92,40 @@ class LoopbackHostsOnly:
 
 
 def _host_header(scope: Scope) -> str | None:
+    return _header(scope, b"host")
+
+
+class SameMachineOriginsOnly:
+    """Refuses requests a web page of another site sent: browsers put that page's `Origin` on
+    every cross-origin POST, including the "simple" `text/plain` ones no CORS preflight stops.
+
+    For the model server, which has no token: any page the user visits could otherwise make it
+    burn the CPU. Programs (litellm, curl) send no Origin; a page served from this machine
+    (a loopback origin) is let through.
+    """
+
+    def __init__(self, app: ASGIApp, refusal: Callable[[str], Response]) -> None:
+        self.app, self.refusal = app, refusal
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            origin = _header(scope, b"origin")
+            if origin is not None and not _is_loopback_origin(origin):
+                await self.refusal(
+                    f"refusing a request from the web page at {origin[:100]!r}: this server "
+                    "answers programs on this machine, not other sites' pages"
+                )(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def _is_loopback_origin(origin: str) -> bool:
+    scheme, _, rest = origin.partition("://")
+    return scheme in ("http", "https") and bool(rest) and is_loopback_host(host_name(rest))
+
+
+def _header(scope: Scope, wanted: bytes) -> str | None:
     for name, value in scope["headers"]:
-        if name == b"host":
+        if name == wanted:
             return value.decode("latin-1")
     return None

@@ -114,6 +114,9 @@ class LLMConfig:
     temperature: float = 0.3
     timeout: float = 120.0  # seconds for one model call
     tools: bool = True  # offer the memory tools to the model
+    # How much prompt the model gets (shared/agent/profiles.py): auto | full | compact.
+    profile: str = "auto"
+    prompt_budget: int = 900  # compact profile: prompt tokens for notes, history and question
 
 
 @dataclass
@@ -125,7 +128,12 @@ class LocalLLMConfig:
     port: int = LOCAL_LLM_PORT
     context: int = 8192
     threads: int = 0  # 0: one per core
-    extra_buffers: bool = False  # llama.cpp weight-repacking buffers (AMX etc.); see README
+    # Re-encode a Q4_1 model once to this type for fast prompt reading ("" serves it as is).
+    quantize: str = "q8_0"
+    # How hard idle llama.cpp threads wait for work, 0-100: 0 sleeps (no spinning on a shared
+    # machine), 100 spins (a little lower latency on an otherwise idle one).
+    poll: int = 0
+    extra_buffers: bool = True  # llama.cpp's weight-repacking buffers (faster batched reads)
 
 
 @dataclass

@@ -73,7 +73,8 @@ def heartbeat_run(ctx: JobContext, args: dict[str, Any]) -> dict[str, Any]:
             ctx.config, session_id=f"heartbeat-{decision_id}", ctx=tool_context(ctx)
         )
         bot.tool_names = HEARTBEAT_TOOLS
-        reply = bot.send(args["prompt"]).text
+        # HEARTBEAT.md is pinned: a model on the compact prompt sees it whatever recall finds.
+        reply = bot.send(args["prompt"], pinned=("HEARTBEAT.md",)).text
     except Exception as exc:  # a failed run is recorded; the next slot tries again
         outcome = fail_run(datetime.now(UTC), store, decision_id, f"{type(exc).__name__}: {exc}")
         return {"outcome": outcome.outcome, "error": str(exc)}

@@ -7,7 +7,9 @@ never both claim a task and a cancelled task is never started. `run_task` is the
 
 from __future__ import annotations
 
+import json
 import sqlite3
+import threading
 import time
 import uuid
 from contextlib import closing
@@ -47,10 +49,15 @@ CREATE TABLE IF NOT EXISTS tasks (
     completion_tokens INTEGER NOT NULL DEFAULT 0,
     total_tokens INTEGER NOT NULL DEFAULT 0,
     model_calls INTEGER NOT NULL DEFAULT 0,
-    tool_calls INTEGER NOT NULL DEFAULT 0
+    tool_calls INTEGER NOT NULL DEFAULT 0,
+    notice TEXT,
+    sources TEXT
 );
 CREATE INDEX IF NOT EXISTS tasks_status ON tasks(status, created_at);
 """
+# Columns added after the first release, for databases made before them.
+ADDED_COLUMNS = {"notice": "TEXT", "sources": "TEXT"}
+CANCEL_POLL_SECONDS = 0.25  # how often a running task checks whether it was cancelled
 
 
 class TaskError(ValueError):
@@ -75,9 +82,13 @@ class Task:
     total_tokens: int
     model_calls: int
     tool_calls: int
+    notice: str | None = None  # how the reply ended, when not as a whole answer
+    sources: str | None = None  # JSON list of the notes the answer was grounded on
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        out = asdict(self)
+        out["sources"] = json.loads(self.sources) if self.sources else []
+        return out
 
 
 def _now() -> str:
@@ -94,6 +105,10 @@ def connect(config: Config) -> sqlite3.Connection:
     with _write(conn):
         for statement in filter(str.strip, SCHEMA.split(";")):
             conn.execute(statement)
+        present = {row[1] for row in conn.execute("PRAGMA table_info(tasks)")}
+        for column, kind in ADDED_COLUMNS.items():
+            if column not in present:
+                conn.execute(f"ALTER TABLE tasks ADD COLUMN {column} {kind}")
     return conn
 
 
@@ -141,17 +156,25 @@ def list_tasks(config: Config, status: str | None = None, limit: int = 50) -> li
 
 
 def cancel_task(config: Config, task_id: str) -> Task:
-    """Cancel a queued task (a running one finishes; a finished one is left as it is)."""
+    """Cancel a queued task, or stop a running one: its worker sees the status within
+    CANCEL_POLL_SECONDS and stops the model call. A finished task is left as it is."""
     with closing(connect(config)) as conn, _write(conn):
         changed = conn.execute(
-            "UPDATE tasks SET status = 'cancelled', finished_at = ? "
-            "WHERE id = ? AND status = 'queued'",
+            "UPDATE tasks SET status = 'cancelled', finished_at = ?, "
+            "error = CASE WHEN status = 'running' THEN 'stopped while running' ELSE error END "
+            "WHERE id = ? AND status IN ('queued', 'running')",
             (_now(), task_id),
         ).rowcount
     task = get_task(config, task_id)
     if not changed:
-        raise TaskError(f"task {task_id} is {task.status}; only queued tasks can be cancelled")
+        raise TaskError(f"task {task_id} is {task.status}; only queued or running tasks stop")
     return task
+
+
+def _status(config: Config, task_id: str) -> str | None:
+    with closing(connect(config)) as conn:
+        row = conn.execute("SELECT status FROM tasks WHERE id = ?", (task_id,)).fetchone()
+    return row[0] if row else None
 
 
 def reset_interrupted(config: Config, task_id: str) -> bool:
@@ -197,9 +220,12 @@ def run_task(config: Config, task_id: str, ctx: ToolContext | None = None) -> Ta
     """The worker job: run the assistant on the stored prompt and record the outcome.
 
     Idempotent: a task that is not queued (already run, running elsewhere, cancelled) is left
-    alone. Any failure is recorded on the task, never raised into the queue.
+    alone. Any failure is recorded on the task, never raised into the queue. A reply the guard
+    cut as degenerate, or an empty one, is a failure (its clean part kept as the result): a
+    task never succeeds with a reply nobody can use.
     """
-    from shared.agent.assistant import Assistant
+    from shared.agent.assistant import Assistant, MessageTooLong
+    from shared.agent.cancel import CancelScope, TurnCancelled
     from shared.agent.llm import LLMError
 
     task = get_task(config, task_id)
@@ -208,22 +234,33 @@ def run_task(config: Config, task_id: str, ctx: ToolContext | None = None) -> Ta
         return get_task(config, task_id)
     started = time.perf_counter()
     log.info("task_started", task_id=task_id)
+    scope = CancelScope()
+    watcher = threading.Thread(
+        target=_watch_for_cancel, args=(config, task_id, scope), name="task-cancel", daemon=True
+    )
+    watcher.start()
     bot = None
     try:
         bot = Assistant.open(config, task.model, task.session_id or f"task-{task_id}", ctx)
-        result = bot.send(task.prompt)
-    except LLMError as exc:
+        result = bot.send(task.prompt, cancel=scope)
+    except TurnCancelled:
+        log.info("task_stopped", task_id=task_id)  # the status already says cancelled
+    except (LLMError, MessageTooLong) as exc:
         _finish(config, task_id, "failed", started, error=str(exc))
     except Exception as exc:  # a bug must still leave the task in a final state
         log.exception("task_crashed", task_id=task_id)
         _finish(config, task_id, "failed", started, error=f"{type(exc).__name__}: {exc}")
     else:
+        degenerate = result.stopped in ("guard", "empty")
         _finish(
             config,
             task_id,
-            "succeeded",
+            "failed" if degenerate else "succeeded",
             started,
             result=result.text,
+            error=result.notice if degenerate else None,
+            notice=result.notice or None,
+            sources=json.dumps([s.as_dict() for s in result.sources]) if result.sources else None,
             session_id=bot.session.id,
             model=bot.client.model,
             model_calls=result.model_calls,
@@ -233,8 +270,21 @@ def run_task(config: Config, task_id: str, ctx: ToolContext | None = None) -> Ta
             total_tokens=result.usage.get("total_tokens", 0),
         )
     finally:
+        scope.cancel()  # also ends the watcher
         if bot is not None:
             bot.close()
     final = get_task(config, task_id)
     log.info("task_finished", task_id=task_id, status=final.status, ms=final.duration_ms)
     return final
+
+
+def _watch_for_cancel(config: Config, task_id: str, scope) -> None:
+    """Poll the task's status while it runs; a cancel from the API stops the model call."""
+    while not scope.wait(CANCEL_POLL_SECONDS):
+        try:
+            status = _status(config, task_id)
+        except sqlite3.Error:
+            continue  # a busy database: look again next time
+        if status != "running":
+            scope.cancel()
+            return

@@ -123,10 +123,19 @@ def resolve_in_workspace(workspace: Path, user_path: str | os.PathLike[str]) -> 
     raw = Path(user_path).expanduser()
     candidate = (raw if raw.is_absolute() else root / raw).resolve()
     if candidate != root and root not in candidate.parents:
-        raise OutsideWorkspaceError(f"{user_path} is outside the workspace {root}")
+        raise OutsideWorkspaceError(f"{user_path} is outside the workspace")
     return candidate
 
 
 def relative_path(workspace: Path, path: Path) -> str:
     """Workspace-relative path with forward slashes (the form stored in the index)."""
     return path.relative_to(workspace).as_posix()
+
+
+def shown_path(workspace: Path, path: Path) -> str:
+    """How a file is named to a model: workspace-relative, never this machine's absolute path
+    (a file outside the workspace is named by its file name alone)."""
+    try:
+        return path.resolve().relative_to(workspace.resolve()).as_posix()
+    except ValueError:
+        return path.name

@@ -48,9 +48,9 @@ class ScriptedClient(LLMClient):
         self.script = list(script)
         self.requests: list[dict] = []
 
-    def complete(self, messages, tools=None, on_token=None, **extra):
-        self.requests.append({"messages": [dict(m) for m in messages], "tools": tools})
+    def complete(self, messages, tools=None, on_token=None, cancel=None, **extra):
+        self.requests.append({"messages": [dict(m) for m in messages], "tools": tools, **extra})
         if not self.script:
             raise AssertionError("the model was called more often than scripted")
         reply = self.script.pop(0)
-        return super().complete(messages, tools, on_token, mock_response=reply, **extra)
+        return super().complete(messages, tools, on_token, cancel, mock_response=reply, **extra)

@@ -97,7 +97,7 @@ def test_a_task_without_a_model_fails_with_its_reason_recorded(api):
     assert task["finished_at"] and task["started_at"]
     listed = client.get("/api/tasks", params={"status": "failed"}).json()["tasks"]
     assert task_id in [t["id"] for t in listed]
-    assert "only queued tasks" in assert_error(
+    assert "only queued or running tasks" in assert_error(
         client.delete(f"/api/tasks/{task_id}"), 409, "conflict"
     )
     assert_error(client.get("/api/tasks/nope"), 404, "not_found")

@@ -30,9 +30,9 @@ if sys.argv[1] == "api":
     from services.api import asgi_app, create_app
     app = asgi_app(create_app(make_home(Path(sys.argv[2]))), "127.0.0.1")
 elif sys.argv[1] == "model-server":
-    import threading
-    from services.llm.server import Engine, create_app
-    app = create_app(Engine(None, "no-model-loaded", threading.Lock()))  # /health needs none
+    from services.llm.engine import Engine
+    from services.llm.server import create_app
+    app = create_app(Engine("http://127.0.0.1:9", "key", Path("none.gguf")))  # /health: no model
 else:
     from fastapi import FastAPI
     app = FastAPI()

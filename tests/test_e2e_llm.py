@@ -7,6 +7,7 @@ import json
 import os
 import socket
 import sys
+import time
 import tomllib
 
 import httpx
@@ -99,11 +100,14 @@ def test_ask_answers_through_litellm_with_recalled_memory(llm_home):
     assert answer["answer"].strip(), "the model returned text"
     assert answer["model"] == "local/smollm2-135m-instruct"
     assert answer["usage"]["completion_tokens"] > 0 and answer["usage"]["prompt_tokens"] > 100
+    assert answer["profile"] == "compact"  # the small embedded model gets the short prompt
+    [source] = [s for s in answer["sources"] if "Pixel" in s["text"]]
+    assert source["citation"].startswith("memory/2026-11-20.md#L")
     session = SessionStore(llm_home / "sessions").open(answer["session_id"])
     user, reply = session.context_messages()
-    assert "My cat is named Pixel." in user["content"]  # auto-recall, framed as data
-    assert "<<<UNTRUSTED_CONTENT" in user["content"]
+    assert user["content"] == "What is the name of my cat?"
     assert reply["content"] == answer["answer"]
+    assert session.entries[-1]["sources"][0]["citation"] == source["citation"]
 
 
 def test_ask_streams_plain_text_and_resumes_a_session(llm_home):
@@ -156,3 +160,47 @@ def test_the_model_server_refuses_requests_for_another_host(llm_port):
     assert refused.status_code == 400
     assert "rebound.example" in refused.json()["error"]["message"]
     assert httpx.get(url, timeout=10).status_code == 200
+
+
+def test_a_cross_site_request_cannot_use_the_model(llm_port):
+    """A page elsewhere can POST text/plain to loopback without a CORS preflight; browsers
+    mark it with the page's Origin, which the model server refuses."""
+    url = f"http://127.0.0.1:{llm_port}/v1/chat/completions"
+    body = json.dumps({"messages": [{"role": "user", "content": "burn the CPU"}]})
+    refused = httpx.post(
+        url,
+        content=body,
+        headers={"Content-Type": "text/plain", "Origin": "https://evil.example"},
+        timeout=10,
+    )
+    assert refused.status_code == 403 and "evil.example" in refused.json()["error"]["message"]
+    own_page = {"Origin": f"http://127.0.0.1:{llm_port}", "Content-Type": "application/json"}
+    body = json.dumps({"messages": [{"role": "user", "content": "hi"}], "max_tokens": 2})
+    assert httpx.post(url, content=body, headers=own_page, timeout=120).status_code == 200
+
+
+def test_a_client_that_leaves_stops_the_model_at_once(llm_port):
+    """Disconnect while the model reads a long prompt: the engine drops the request, so the
+    next one is answered at once instead of after the first one's 512 tokens."""
+    url = f"http://127.0.0.1:{llm_port}/v1/chat/completions"
+    notes = " ".join(f"Note {n}: the {w} is on shelf {n % 9}." for n, w in
+                     enumerate(("lamp", "book", "plant", "clock", "mug", "vase") * 60))  # fmt: skip
+    long = {
+        "messages": [{"role": "user", "content": notes + "\nWrite a very long story."}],
+        "max_tokens": 512,
+        "stream": True,
+        "temperature": 0.8,
+    }
+    with httpx.stream("POST", url, json=long, timeout=60) as response:
+        assert response.status_code == 200
+        # leave before the first token: the model is still reading ~2,500 prompt tokens
+    started = time.monotonic()
+    short = {"messages": [{"role": "user", "content": "Say yes."}], "max_tokens": 4}
+    reply = httpx.post(url, json=short, timeout=120)
+    took = time.monotonic() - started
+    assert reply.status_code == 200
+    prompt_rate = reply.json()["timings"]["prompt_per_second"]
+    # Unstopped, the first request holds the only slot for its prompt (>= 2,500 tokens) and
+    # 512 tokens of story: many seconds. Stopped, the short one waits at most for the batch
+    # in progress and one check.
+    assert took < 3.0, f"the next request waited {took:.1f} s (prompt {prompt_rate:.0f} tok/s)"

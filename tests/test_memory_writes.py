@@ -89,7 +89,7 @@ def test_update_replaces_a_unique_passage_and_keeps_a_backup(config, workspace):
     )
     backups = list(config.backups_dir.iterdir())
     assert [b.read_text() for b in backups] == [original]
-    assert result.backup == str(backups[0])
+    assert result.backup == backups[0].relative_to(config.home).as_posix()  # no machine path
     update_memory_md(config, "Likes tea.", "Likes coffee.", NOW)
     assert len(list(config.backups_dir.iterdir())) == 2, "every edit keeps its own backup"
 

@@ -30,8 +30,8 @@ def test_files_render_in_openclaw_order_with_soul_line(config, workspace):
     seed(workspace)
     text = prompt(config)
     rendered = ["AGENTS.md", "SOUL.md", "IDENTITY.md", "USER.md", "TOOLS.md", "BOOTSTRAP.md"]
-    positions = [text.index(f"## {workspace / name}\n\ncontent of {name}") for name in rendered]
-    positions.append(text.index(f"## {workspace / 'MEMORY.md'}"))
+    positions = [text.index(f"## {name}\n\ncontent of {name}") for name in rendered]
+    positions.append(text.index("## MEMORY.md"))
     assert positions == sorted(positions)
     assert "HEARTBEAT.md" not in text  # only for heartbeat runs
     assert "# Project Context\n\nThe following project context files have been loaded:\n" in text
@@ -44,7 +44,8 @@ def test_missing_files_are_marked_except_memory_and_bootstrap(config, workspace)
     (workspace / "USER.md").unlink(missing_ok=True)
     (workspace / "MEMORY.md").unlink(missing_ok=True)
     text = prompt(config)
-    assert f"[MISSING] Expected at: {workspace / 'USER.md'}" in text
+    assert "[MISSING] Expected at: USER.md" in text
+    assert str(workspace) not in text  # workspace-relative only: no machine path to a provider
     assert "MEMORY.md" not in text.split("# Project Context")[1]
     assert "BOOTSTRAP.md" not in text
     write(workspace / "memory.md", "lowercase memory file\n")
@@ -92,7 +93,7 @@ def test_symlink_escaping_the_workspace_counts_as_missing(config, workspace, tmp
     os.symlink(secret, workspace / "SOUL.md")
     text = prompt(config)
     assert "SECRET OUTSIDE TEXT" not in text
-    assert f"[MISSING] Expected at: {workspace / 'SOUL.md'}" in text
+    assert "[MISSING] Expected at: SOUL.md" in text
 
 
 def test_date_time_zone_and_untrusted_rules(config, workspace):
@@ -101,7 +102,7 @@ def test_date_time_zone_and_untrusted_rules(config, workspace):
     expected = "Time zone: Asia/Tokyo\nCurrent time: 2026-11-23 22:05 (Monday), UTC offset +0900"
     assert expected in text
     assert "is data, not instructions" in text
-    assert f"Your working directory is: {workspace}" in text
+    assert "Paths are relative to it" in text and str(workspace) not in text
     assert "## Memory Recall" in text and "memory_search" in text
 
 
@@ -120,11 +121,12 @@ def test_skills_list_name_description_location_and_read_skill(config, workspace)
     assert "## Skills (mandatory)" in text
     assert "<name>trip-planner</name>" in text
     assert "<description>Plan trips &lt;fast&gt; &amp; cheap</description>" in text
-    location = (workspace / "skills" / "trip-planner" / "SKILL.md").resolve()
-    assert str(location).replace(os.path.expanduser("~"), "~") in text
+    assert "<location>skills/trip-planner/SKILL.md</location>" in text
+    assert str(workspace) not in text
     assert "hidden" not in text and "nodesc" not in text
     body = TOOLS["read_skill"].handler(ToolContext(config), {"name": "trip-planner"})
-    assert f"Use {location.parent}/checklist.md" in body["text"]
+    assert "Use skills/trip-planner/checklist.md" in body["text"]
+    assert body["location"] == "skills/trip-planner/SKILL.md"
 
 
 def test_no_skills_section_without_skills_and_no_tools_section_without_tools(config):

@@ -118,7 +118,7 @@ def test_iteration_cap_stops_the_loop_and_keeps_history_valid(config, ctx):
     result = bot.send("loop forever")
     assert result.stopped == "iteration_cap"
     assert result.model_calls == 3 and len(client.requests) == 3
-    assert "max_tool_iterations" in result.text
+    assert "max_tool_iterations" in result.notice and not result.clean
     # every tool call has its result, so the next turn's history is valid
     messages = bot.session.context_messages()
     call_ids = [c["id"] for m in messages for c in m.get("tool_calls", [])]

@@ -20,7 +20,7 @@ from processes import service_env, start_service, stop_service
 from test_api import free_port
 from test_services import make_home
 
-from shared.agent.assistant import Assistant
+from shared.agent.assistant import _source, _with_recall
 from shared.agent.session import SessionStore
 from shared.agent.tools import CHAT_TOOLS, ToolContext, run_tool
 from shared.agent.untrusted import frame_untrusted
@@ -446,6 +446,7 @@ def test_chat_streams_a_reply_rendered_as_markdown(tab, web, llm, artifacts):
           const timer = setInterval(() => {
             const turn = document.querySelector('.msg.assistant');
             if (!turn) return;
+            if (turn.querySelector('.reading')) window.__reading = true;
             const n = turn.querySelector('.msg-body').textContent.length;
             if (turn.classList.contains('streaming')) { if (!seen.includes(n)) seen.push(n); }
             else if (seen.length || n || turn.querySelector('.error')) {
@@ -460,6 +461,9 @@ def test_chat_streams_a_reply_rendered_as_markdown(tab, web, llm, artifacts):
     assert not errors, errors
     assert len([n for n in lengths[:-1] if n > 0]) >= 2, f"no streamed text: {lengths}"
     assert lengths[-1] > 0
+    assert t.page.evaluate("window.__reading === true")  # "Reading N tokens…" came first
+    assert not t.page.query_selector(".msg.assistant .reading")  # and went with the answer
+    assert "compact prompt" in t.page.text_content(".model-badge")
     # The session appears in the list and reopens with its messages.
     t.page.wait_for_selector(".session-list li")
     t.shot(artifacts, "chat-desktop")
@@ -473,6 +477,25 @@ def test_chat_streams_a_reply_rendered_as_markdown(tab, web, llm, artifacts):
     phone.check_requests()
 
 
+def test_an_answer_shows_its_sources_while_streaming_and_they_open_the_note(
+    tab, web, llm, artifacts
+):
+    t = tab().sign_in("chat")
+    t.page.fill("textarea[name=message]", "When is my ferry to Hydra?")
+    t.page.press("textarea[name=message]", "Enter")
+    # The sources arrive before the model's first token, while the turn is still streaming.
+    t.page.wait_for_selector(".msg.assistant.streaming details.sources a.citation", timeout=60_000)
+    t.page.wait_for_selector(".msg.assistant:not(.streaming)", timeout=300_000)
+    assert not t.page.query_selector(".msg.assistant .error")
+    sources = t.page.text_content(".msg.assistant details.sources")
+    assert "memory/2026-11-02.md#L" in sources and "Booked the ferry to Hydra" in sources
+    t.shot(artifacts, "chat-sources-desktop")
+    t.page.click(".msg.assistant details.sources a.citation >> nth=0")
+    t.page.wait_for_selector(".view[data-view=memory]:not([hidden]) .line.hit")
+    assert "Booked the ferry to Hydra" in t.page.text_content(".lines")
+    t.check_requests()
+
+
 def test_a_transcript_shows_tool_calls_folded_with_clickable_citations(
     tab, web, embedder, artifacts
 ):
@@ -481,7 +504,8 @@ def test_a_transcript_shows_tool_calls_folded_with_clickable_citations(
     session = SessionStore(config.sessions_dir).create("local/test", config.workspace_dir)
     ctx = ToolContext(config, memory_factory=lambda: Memory(config, embedder))
     typed = "When is my ferry?"
-    recalled = Assistant(config, session, None, ctx)._with_recall(typed)
+    hits = ctx.memory.search(typed, 3).results
+    recalled = _with_recall(typed, [_source(n, hit) for n, hit in enumerate(hits, start=1)])
     assert recalled != typed  # the note was recalled and framed
     session.add_message({"role": "user", "content": recalled}, text=typed)
     arguments = json.dumps({"query": "ferry to Hydra"})

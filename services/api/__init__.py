@@ -16,6 +16,7 @@ from starlette.types import ASGIApp
 
 from services.access_log import AccessLog
 from services.api import (
+    routes_assistant,
     routes_chat,
     routes_health,
     routes_heartbeat,
@@ -68,6 +69,7 @@ def create_app(config: Config) -> FastAPI:
     api.include_router(routes_jobs.router)
     api.include_router(routes_heartbeat.router)
     api.include_router(routes_chat.router)
+    api.include_router(routes_assistant.router)
     api.include_router(routes_tasks.router)
     api.include_router(routes_sessions.router)
     app.include_router(routes_health.router)

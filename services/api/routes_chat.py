@@ -1,7 +1,8 @@
 """`POST /api/chat` and `POST /api/chat/stream` (Server-Sent Events).
 
-A turn is synchronous code (the assistant's tool loop); streaming runs it in a thread that feeds
-an async queue. A client that disconnects sets a flag that aborts generation at the next token.
+A turn is synchronous code (the assistant's tool loop) and runs in a thread of its own. A
+client that disconnects cancels the turn's `CancelScope`, which closes the model call's
+connection, so the model server stops generating at once and is free for the next request.
 Turns in the same session are serialised; different sessions run concurrently.
 """
 
@@ -11,7 +12,7 @@ import asyncio
 import json
 import threading
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -37,10 +38,10 @@ class ChatReply(BaseModel):
     session_id: str
     model: str
     usage: dict[str, int]
-
-
-class TurnCancelled(Exception):
-    """The client went away: stop generating."""
+    stopped: str  # answered | length | guard | empty | iteration_cap
+    notice: str  # how the reply ended, when it did not end as a whole answer
+    profile: str  # full | compact
+    sources: list[dict]  # the notes recalled for the answer, with their citations
 
 
 def _session_lock(session_id: str) -> threading.Lock:
@@ -66,25 +67,47 @@ def _open(request: Request, body: ChatRequest):
         raise ApiError(422, f"model: {exc}") from None
 
 
-@router.post("", response_model=ChatReply)
-def chat(request: Request, body: ChatRequest) -> dict[str, Any]:
-    """One turn; returns the whole answer."""
-    from shared.agent.llm import LLMError
-
-    bot = _open(request, body)
-    try:
-        with _session_lock(bot.session.id):
-            result = bot.send(body.message)
-    except LLMError as exc:
-        raise ApiError(503, str(exc), "llm_unavailable") from None
-    finally:
-        bot.close()
+def reply_fields(bot, result) -> dict[str, Any]:
+    """What a finished turn reports (the JSON reply and the stream's `done` event)."""
     return {
         "response": result.text,
         "session_id": bot.session.id,
         "model": bot.client.model,
         "usage": result.usage,
+        "stopped": result.stopped,
+        "notice": result.notice,
+        "profile": result.profile,
+        "sources": [s.as_dict() for s in result.sources],
     }
+
+
+@router.post("", response_model=ChatReply)
+async def chat(request: Request, body: ChatRequest) -> dict[str, Any]:
+    """One turn; returns the whole answer. Disconnecting stops it."""
+    from shared.agent.assistant import MessageTooLong
+    from shared.agent.cancel import CancelScope, TurnCancelled
+    from shared.agent.llm import LLMError
+
+    bot = await asyncio.to_thread(_open, request, body)
+    scope = CancelScope()
+    watcher = asyncio.create_task(_cancel_on_disconnect(request, scope))
+
+    def turn():
+        with _session_lock(bot.session.id):
+            return bot.send(body.message, cancel=scope)
+
+    try:
+        result = await _in_thread(turn)
+    except MessageTooLong as exc:
+        raise ApiError(413, str(exc)) from None
+    except LLMError as exc:
+        raise ApiError(503, str(exc), "llm_unavailable") from None
+    except TurnCancelled:
+        raise ApiError(499, "the client went away; the turn was stopped", "cancelled") from None
+    finally:
+        watcher.cancel()
+        bot.close()
+    return reply_fields(bot, result)
 
 
 @router.post(
@@ -93,44 +116,21 @@ def chat(request: Request, body: ChatRequest) -> dict[str, Any]:
     responses={200: {"content": {"text/event-stream": {}}}},
 )
 async def chat_stream(request: Request, body: ChatRequest) -> StreamingResponse:
-    """One turn as Server-Sent Events: session, delta, tool_start, tool_end, done | error."""
+    """One turn as Server-Sent Events: session, sources, reading, delta, tool_start, tool_end,
+    done | error. Closing the connection stops the turn."""
+    from shared.agent.cancel import CancelScope
+
     bot = await asyncio.to_thread(_open, request, body)
     events: asyncio.Queue[tuple[str, dict] | None] = asyncio.Queue()
     loop = asyncio.get_running_loop()
-    cancelled = threading.Event()
+    scope = CancelScope()
 
     def emit(event: str, data: dict) -> None:
         loop.call_soon_threadsafe(events.put_nowait, (event, data))
 
     def run_turn() -> None:
-        from shared.agent.llm import LLMError
-        from shared.agent.loop import TurnEvents
-
-        def on_token(text: str) -> None:
-            if cancelled.is_set():
-                raise TurnCancelled
-            emit("delta", {"text": text})
-
-        def on_tool_end(outcome) -> None:
-            emit("tool_end", {"name": outcome.name, "result": outcome.result})
-
-        hooks = TurnEvents(
-            on_token=on_token,
-            on_tool_start=lambda name, args: emit("tool_start", {"name": name, "arguments": args}),
-            on_tool_end=on_tool_end,
-        )
         try:
-            with _session_lock(bot.session.id):
-                result = bot.send(body.message, hooks)
-            emit(
-                "done", {"response": result.text, "usage": result.usage, "model": bot.client.model}
-            )
-        except TurnCancelled:
-            pass
-        except LLMError as exc:
-            emit("error", {"message": str(exc)})
-        except Exception as exc:  # the stream must end with an event, not hang
-            emit("error", {"message": f"{type(exc).__name__}: {exc}"})
+            _stream_turn(bot, body.message, emit, scope)
         finally:
             bot.close()
             loop.call_soon_threadsafe(events.put_nowait, None)
@@ -143,13 +143,72 @@ async def chat_stream(request: Request, body: ChatRequest) -> StreamingResponse:
             while (item := await events.get()) is not None:
                 yield _sse(*item)
         finally:
-            cancelled.set()  # runs when the client disconnects, too
+            scope.cancel()  # runs when the client disconnects, too
 
     return StreamingResponse(
         stream(),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
+
+
+def _stream_turn(bot, message: str, emit: Callable[[str, dict], None], scope) -> None:
+    """Run one turn in this thread, reporting it through `emit`; always ends with an event
+    (done or error), except when the client is gone."""
+    from shared.agent.assistant import MessageTooLong
+    from shared.agent.cancel import TurnCancelled
+    from shared.agent.llm import LLMError
+    from shared.agent.loop import TurnEvents
+
+    hooks = TurnEvents(
+        on_token=lambda text: emit("delta", {"text": text}),
+        on_tool_start=lambda name, args: emit("tool_start", {"name": name, "arguments": args}),
+        on_tool_end=lambda o: emit("tool_end", {"name": o.name, "result": o.result}),
+        on_sources=lambda sources: emit("sources", {"sources": sources}),
+        on_reading=lambda tokens: emit(
+            "reading", {"prompt_tokens": tokens, "model": bot.client.model}
+        ),
+    )
+    try:
+        with _session_lock(bot.session.id):
+            result = bot.send(message, hooks, cancel=scope)
+        emit("done", reply_fields(bot, result))
+    except TurnCancelled:
+        pass
+    except (LLMError, MessageTooLong) as exc:
+        emit("error", {"message": str(exc)})
+    except Exception as exc:  # the stream must end with an event, not hang
+        emit("error", {"message": f"{type(exc).__name__}: {exc}"})
+
+
+async def _cancel_on_disconnect(request: Request, scope) -> None:
+    """Wait for the client to go away, then stop the turn."""
+    while True:
+        message = await request.receive()
+        if message["type"] == "http.disconnect":
+            scope.cancel()
+            return
+
+
+async def _in_thread(fn: Callable[[], Any]) -> Any:
+    """Run a long turn on a thread of its own (not the shared pool) and await its result."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future = loop.create_future()
+
+    def settle(method: str, value: Any) -> None:
+        if not done.done():
+            getattr(done, method)(value)
+
+    def run() -> None:
+        try:
+            value = fn()
+        except BaseException as exc:
+            loop.call_soon_threadsafe(settle, "set_exception", exc)
+        else:
+            loop.call_soon_threadsafe(settle, "set_result", value)
+
+    threading.Thread(target=run, name="chat-turn", daemon=True).start()
+    return await done
 
 
 def _sse(event: str, data: dict) -> str:

@@ -38,16 +38,7 @@ def list_(request: Request) -> dict[str, Any]:
 @router.get("/{session_id}")
 def show(request: Request, session_id: str) -> dict[str, Any]:
     session = _open(request, session_id)
-    messages = [
-        {
-            "role": e["message"].get("role"),
-            "content": e["message"].get("content"),
-            "timestamp": e.get("timestamp"),
-            "tool_calls": e["message"].get("tool_calls"),
-        }
-        for e in session.entries
-        if e.get("type") == "message"
-    ]
+    messages = [_message(e) for e in session.entries if e.get("type") == "message"]
     return {"id": session.id, "model": session.model, "messages": messages}
 
 
@@ -58,6 +49,22 @@ def delete(request: Request, session_id: str) -> dict[str, Any]:
     archived = session.path.with_name(f"{session.path.name}.deleted.{int(time.time())}")
     session.path.rename(archived)
     return {"id": session_id, "archived_as": archived.name}
+
+
+def _message(entry: dict) -> dict[str, Any]:
+    """A transcript message as the page shows it: what was typed, what was answered, the notes
+    the answer rests on, and how it ended."""
+    message = entry["message"]
+    out = {
+        "role": message.get("role"),
+        "content": message.get("content"),
+        "timestamp": entry.get("timestamp"),
+        "tool_calls": message.get("tool_calls"),
+    }
+    for key in ("text", "sources", "notice", "stopped", "profile"):
+        if entry.get(key):
+            out[key] = entry[key]
+    return out
 
 
 def _open(request: Request, session_id: str):

@@ -57,7 +57,8 @@ def show(request: Request, task_id: str) -> dict[str, Any]:
 
 @router.delete("/{task_id}")
 def cancel(request: Request, task_id: str) -> dict[str, Any]:
-    """Cancel a queued task; a running or finished one cannot be (409)."""
+    """Cancel a queued task or stop a running one (its model call stops within a second);
+    a finished one cannot be (409)."""
     from shared.tasks import TaskError, cancel_task
 
     _get(request, task_id)

@@ -1,62 +1,68 @@
 """`localgpt run llm`: an OpenAI-compatible chat server for the embedded model, on loopback.
 
-Just enough of the OpenAI API for litellm's `openai/` provider: `GET /v1/models`,
-`POST /v1/chat/completions` (streamed as SSE or whole), and `GET /health`. One llama.cpp
-context serves one request at a time; a client that disconnects stops its generation.
-The 135M model cannot call tools, so `tools` are accepted and ignored, and tool messages in the
-history are shown to it as plain text.
+A small FastAPI front in front of llama.cpp's server (services/llm/engine.py): it keeps our
+rules (loopback Host check, one structured log event a request, our model name, no telemetry)
+and our defaults (a repeat penalty against loops), and relays `POST /v1/chat/completions`,
+streamed or whole, to the engine. When a client disconnects, the relay closes its own request
+to the engine, which cancels the generation at once: the next request is served straight away.
+
+The 135M model cannot call tools, so `tools` are dropped and tool messages in the history are
+shown to it as plain text.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
-import threading
 import time
-import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any
 
+import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from services.access_log import AccessLog
-from services.host_check import LoopbackHostsOnly, is_loopback_bind
+from services.host_check import LoopbackHostsOnly, SameMachineOriginsOnly, is_loopback_bind
+from services.llm.engine import Engine
 from services.telemetry import NO_TELEMETRY
 from shared.config import LOCAL_LLM_MODEL, Config
 from shared.logs import get_logger
 
 log = get_logger(__name__)
 
-PASSED_OPTIONS = ("max_tokens", "temperature", "top_p", "stop", "seed", "presence_penalty")
-_DONE = object()
+PASSED_OPTIONS = (
+    "max_tokens",
+    "temperature",
+    "top_p",
+    "top_k",
+    "min_p",
+    "stop",
+    "seed",
+    "presence_penalty",
+    "frequency_penalty",
+    "repeat_penalty",
+    "repeat_last_n",
+    "stream",
+    "stream_options",
+)
+# Small models loop without a repeat penalty (llama.cpp's classic default is 1.1; we start
+# there and let a request choose its own).
+DEFAULTS = {"repeat_penalty": 1.1, "repeat_last_n": 128, "max_tokens": 512}
 
 
-@dataclass
-class Engine:
-    """The loaded model and the lock that serialises its use."""
-
-    llama: Any
-    name: str
-    lock: threading.Lock
-
-
-def create_app(engine: Engine) -> FastAPI:
+def create_app(engine: Engine, name: str = LOCAL_LLM_MODEL) -> FastAPI:
     app = FastAPI(
         title="LocalGPT embedded model", docs_url=None, redoc_url=None, telemetry=NO_TELEMETRY
     )
+    client = httpx.AsyncClient(base_url=engine.url, headers=engine.headers, timeout=None)
 
     @app.get("/health")
     def health() -> dict:
-        return {"status": "ok", "model": engine.name}
+        return {"status": "ok", "model": name}
 
     @app.get("/v1/models")
     def models() -> dict:
-        return {
-            "object": "list",
-            "data": [{"id": engine.name, "object": "model", "owned_by": "localgpt"}],
-        }
+        return {"object": "list", "data": [{"id": name, "object": "model", "owned_by": "localgpt"}]}
 
     @app.post("/v1/chat/completions")
     async def chat(request: Request) -> Any:
@@ -64,21 +70,26 @@ def create_app(engine: Engine) -> FastAPI:
             body = await request.json()
         except ValueError:
             return _error(400, "the request body is not JSON", "invalid_request_error")
-        problem = _check(body, engine.name)
+        problem = _check(body, name)
         if problem:
             return problem
-        messages = plain_messages(body["messages"])
-        options = {k: body[k] for k in PASSED_OPTIONS if body.get(k) is not None}
-        if body.get("stream"):
-            usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        forwarded = engine_request(body)
+        if forwarded.get("stream"):
             return StreamingResponse(
-                _stream(engine, messages, options, usage),
+                _relay_stream(client, forwarded, name),
                 media_type="text/event-stream",
                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
             )
-        return await asyncio.to_thread(_complete, engine, messages, options)
+        return await _relay_whole(client, forwarded, name)
 
     return app
+
+
+def engine_request(body: dict) -> dict:
+    """What the engine is asked: our defaults, the options it understands, plain messages."""
+    out = DEFAULTS | {k: body[k] for k in PASSED_OPTIONS if body.get(k) is not None}
+    out["messages"] = plain_messages(body["messages"])
+    return out
 
 
 def _check(body: Any, served: str) -> JSONResponse | None:
@@ -128,75 +139,57 @@ def _text(content: Any) -> str:
     return "" if content is None else str(content)
 
 
-def _complete(engine: Engine, messages: list[dict], options: dict) -> dict:
+async def _relay_whole(client: httpx.AsyncClient, body: dict, name: str) -> JSONResponse:
     started = time.perf_counter()
-    with engine.lock:
-        response = engine.llama.create_chat_completion(messages=messages, **options)
-    response["model"] = engine.name
+    try:
+        response = await client.post("/v1/chat/completions", json=body)
+    except httpx.HTTPError as exc:
+        return _error(503, f"the model engine is not answering: {exc}", "server_error")
+    data = response.json()
+    if response.status_code == 200:
+        data["model"] = name
+        _log_completion(False, started, data.get("usage"), data.get("timings"))
+    return JSONResponse(data, status_code=response.status_code)
+
+
+async def _relay_stream(client: httpx.AsyncClient, body: dict, name: str) -> AsyncIterator[str]:
+    """Relay the engine's SSE lines; leaving early (a client that went away) closes the
+    engine request, which makes llama.cpp cancel the generation."""
+    started = time.perf_counter()
+    usage = timings = None
+    try:
+        async with client.stream("POST", "/v1/chat/completions", json=body) as response:
+            if response.status_code != 200:
+                detail = (await response.aread()).decode("utf-8", "replace")[:300]
+                yield _sse({"error": {"message": f"the engine refused: {detail}"}})
+                return
+            async for line in response.aiter_lines():
+                if not line.startswith("data: "):
+                    continue
+                if line == "data: [DONE]":
+                    break
+                chunk = json.loads(line[6:])
+                chunk["model"] = name
+                usage = chunk.get("usage") or usage
+                timings = chunk.get("timings") or timings
+                yield _sse(chunk)
+        yield "data: [DONE]\n\n"
+        _log_completion(True, started, usage, timings)
+    except httpx.HTTPError as exc:
+        log.warning("engine_stream_failed", error=f"{type(exc).__name__}: {exc}")
+        yield _sse({"error": {"message": f"the model engine failed: {exc}"}})
+
+
+def _log_completion(stream: bool, started: float, usage: Any, timings: Any) -> None:
+    timings = timings or {}
     log.info(
         "completion",
-        stream=False,
+        stream=stream,
         seconds=round(time.perf_counter() - started, 3),
-        usage=response.get("usage"),
+        usage=usage,
+        prompt_per_second=round(timings.get("prompt_per_second") or 0, 1),
+        predicted_per_second=round(timings.get("predicted_per_second") or 0, 1),
     )
-    return response
-
-
-async def _stream(
-    engine: Engine, messages: list[dict], options: dict, include_usage: bool
-) -> AsyncIterator[str]:
-    """Generate in a worker thread; forward chunks as SSE; stop generating if the client left."""
-    loop = asyncio.get_running_loop()
-    queue: asyncio.Queue = asyncio.Queue()
-    stop = threading.Event()
-    stats = {"completion_tokens": 0, "prompt_tokens": 0}
-    started = time.perf_counter()
-
-    def produce() -> None:
-        with engine.lock:
-            try:
-                for chunk in engine.llama.create_chat_completion(
-                    messages=messages, stream=True, **options
-                ):
-                    if stop.is_set():
-                        break
-                    if chunk["choices"] and chunk["choices"][0]["delta"].get("content"):
-                        stats["completion_tokens"] += 1
-                    loop.call_soon_threadsafe(queue.put_nowait, chunk)
-                stats["prompt_tokens"] = max(0, engine.llama.n_tokens - stats["completion_tokens"])
-            except Exception as exc:  # reported to the client as an SSE error event
-                log.exception("generation_failed")
-                loop.call_soon_threadsafe(queue.put_nowait, exc)
-            finally:
-                loop.call_soon_threadsafe(queue.put_nowait, _DONE)
-
-    worker = loop.run_in_executor(None, produce)
-    chunk_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
-    try:
-        while (item := await queue.get()) is not _DONE:
-            if isinstance(item, Exception):
-                yield _sse({"error": {"message": f"generation failed: {item}"}})
-                break
-            item["id"], item["model"] = chunk_id, engine.name
-            yield _sse(item)
-        await worker
-        usage = {**stats, "total_tokens": stats["prompt_tokens"] + stats["completion_tokens"]}
-        if include_usage:
-            yield _sse(
-                {
-                    "id": chunk_id,
-                    "object": "chat.completion.chunk",
-                    "created": int(time.time()),
-                    "model": engine.name,
-                    "choices": [],
-                    "usage": usage,
-                }
-            )
-        yield "data: [DONE]\n\n"
-        seconds = time.perf_counter() - started
-        log.info("completion", stream=True, seconds=round(seconds, 3), usage=usage)
-    finally:
-        stop.set()
 
 
 def _sse(data: dict) -> str:
@@ -210,24 +203,28 @@ def _error(status: int, message: str, kind: str, code: str | None = None) -> JSO
 
 
 def serve(config: Config, host: str | None = None, port: int | None = None) -> None:
-    """Load the model, then serve until SIGTERM/Ctrl-C (blocking)."""
+    """Prepare and load the model, then serve until SIGTERM/Ctrl-C (blocking)."""
     import uvicorn
 
-    from services.llm.model import find_gguf, load_llama
+    from services.llm.engine import start_engine
+    from services.llm.model import find_gguf, prepared_gguf
 
     settings = config.local_llm
     host, port = host or settings.host, port or settings.port
-    path = find_gguf(settings)
+    source = find_gguf(settings)
     started = time.perf_counter()
-    llama = load_llama(settings, path)
+    model_file = prepared_gguf(source, settings.quantize, config.home / "models")
+    engine = start_engine(settings, model_file)
     log.info(
         "model_loaded",
-        path=str(path),
+        file=model_file.name,
         seconds=round(time.perf_counter() - started, 2),
         context=settings.context,
         extra_buffers=settings.extra_buffers,
     )
-    app: Any = create_app(Engine(llama, LOCAL_LLM_MODEL, threading.Lock()))
+    app: Any = SameMachineOriginsOnly(
+        create_app(engine), lambda message: _error(403, message, "permission_error")
+    )
     if is_loopback_bind(host):  # see services/host_check.py
         app = LoopbackHostsOnly(app, lambda message: _error(400, message, "invalid_request_error"))
     log.info("llm_server_starting", url=f"http://{host}:{port}/v1", model=LOCAL_LLM_MODEL)

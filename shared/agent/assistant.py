@@ -1,29 +1,71 @@
 """The assistant: one session, one model, the tools; a turn from user text to a stored answer.
 
-Per turn: keep the context under the window (memory flush, then compaction), quote recalled
-memory into the user message as untrusted data, rebuild the system prompt from the workspace,
-run the tool loop, and append everything to the session transcript.
+Per turn: recall the notes that match the message (they are the answer's sources), build the
+prompt the model's profile calls for (shared/agent/profiles.py), run the tool loop with the
+reply guard, check the answer's citations against the workspace, and append everything to the
+session transcript. The full profile also keeps the context under the window (memory flush,
+then compaction) and rebuilds OpenClaw's system prompt from the workspace every turn.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
+from shared.agent.cancel import CancelScope, TurnCancelled
+from shared.agent.citations import (
+    Source,
+    attribute,
+    drop_false_citations,
+    resolve_numbered,
+    with_citations,
+)
 from shared.agent.compaction import choose_cut, estimate_tokens, summarise, text_tokens
+from shared.agent.grounded import build_compact_prompt, note_day
 from shared.agent.llm import LLMClient, LLMError
-from shared.agent.loop import TurnEvents, TurnResult, run_tool_loop
-from shared.agent.prompt import PromptOptions, build_system_prompt, flush_prompt
+from shared.agent.loop import GuardSettings, TurnEvents, TurnResult, run_tool_loop
+from shared.agent.profiles import COMPACT, ProfileChoice, choose_profile
+from shared.agent.prompt import (
+    GUARDED_INSTRUCTIONS,
+    PromptOptions,
+    build_system_prompt,
+    flush_prompt,
+)
 from shared.agent.session import FLUSH_TYPE, Session, SessionStore
 from shared.agent.startup import startup_context
 from shared.agent.tools import CHAT_TOOLS, FLUSH_TOOLS, ToolContext
 from shared.agent.untrusted import frame_untrusted
 from shared.config import Config
 from shared.logs import get_logger
+from shared.memory.lines import LinesError, read_lines
+from shared.workspace import OutsideWorkspaceError
 
 log = get_logger(__name__)
 
 FAILED_TYPE = "localgpt:turn-failed"
+STOPPED_TYPE = "localgpt:turn-stopped"
 FLUSH_MAX_ITERATIONS = 4
+RECALL_QUERY_CHARS = 2_000  # a long message searches by its start
+COMPACT_MAX_TOKENS = 256  # a small model's answer: short, and it loops when left to run
+# Stop sequences for the compact prompt: the model starting to write the next prompt itself.
+COMPACT_STOP = ["\nQuestion:", "\nNotes:", "User message:", "<<<"]
+
+
+class MessageTooLong(ValueError):
+    """The message (with what the prompt needs around it) does not fit the model's window."""
+
+
+@dataclass
+class PreparedTurn:
+    """What one turn sends: the messages, the user message to store, the notes, the tools."""
+
+    messages: list[dict]
+    user_message: dict
+    sources: list[Source]
+    tools: tuple[str, ...]
+    guard: GuardSettings
+    call_options: dict = field(default_factory=dict)
 
 
 class Assistant:
@@ -54,44 +96,179 @@ class Assistant:
         return cls(config, session, client, ctx)
 
     @property
+    def profile(self) -> ProfileChoice:
+        ep = self.client.endpoint
+        return choose_profile(self.config.llm.profile, ep.name, ep.provider)
+
+    @property
     def tools(self) -> tuple[str, ...]:
         """The memory tools, unless disabled or the model cannot call tools (then auto-recall
         is how memory reaches it); heartbeat runs also get the checkbox tool."""
         if not self.config.llm.tools or not self.client.endpoint.supports_tools:
             return ()
+        if self.profile.name == COMPACT:
+            return ()
         return self.tool_names or CHAT_TOOLS
 
-    def send(self, text: str, events: TurnEvents | None = None) -> TurnResult:
-        """One user turn. Raises LLMError (one line) when the model cannot be reached."""
+    def send(
+        self,
+        text: str,
+        events: TurnEvents | None = None,
+        cancel: CancelScope | None = None,
+        pinned: tuple[str, ...] = (),
+    ) -> TurnResult:
+        """One user turn. `pinned`: workspace files the model must see whatever the recall
+        finds (HEARTBEAT.md for a heartbeat run). Raises LLMError (one line) when the model
+        cannot be reached, TurnCancelled when `cancel` fires, MessageTooLong."""
+        events = events or TurnEvents()
         now = self.ctx.now()
-        user = {"role": "user", "content": self._with_startup(self._with_recall(text), now)}
-        self._keep_under_window(now, user)
-        messages = [self._system(now), *self.session.context_messages(), user]
+        profile = self.profile.name
+        if profile == COMPACT:
+            turn = self._compact_turn(text, now, pinned)
+        else:
+            turn = self._full_turn(text, now, pinned)
+        prompt_tokens = estimate_tokens(turn.messages)
+        self._check_fits(prompt_tokens, turn)
+        if events.on_sources and turn.sources:
+            events.on_sources([s.as_dict() for s in turn.sources])
+        if events.on_reading:
+            events.on_reading(prompt_tokens)
         try:
             result = run_tool_loop(
                 self.client,
-                messages,
+                turn.messages,
                 self.ctx,
-                self.tools,
+                turn.tools,
                 self.config.agent.max_tool_iterations,
                 events,
+                cancel,
+                turn.guard,
+                **turn.call_options,
             )
         except LLMError as exc:
             self.session.add_custom(FAILED_TYPE, {"text": text, "error": str(exc)})
             raise
-        self.session.add_message(user, text=text)
-        for message in result.new_messages[:-1]:
-            self.session.add_message(message)
-        self.session.add_message(
-            result.new_messages[-1],
-            model=self.client.model,
-            usage=result.usage,
-            stopped=result.stopped,
-        )
+        except TurnCancelled:
+            self.session.add_custom(STOPPED_TYPE, {"text": text})
+            raise
+        result.profile = profile
+        result.sources = turn.sources
+        result.text = self._cited(result.text, turn.sources, profile)
+        self._store(text, turn, result)
         return result
 
     def close(self) -> None:
         self.ctx.close()
+
+    # -- the two profiles -----------------------------------------------------------------
+
+    def _compact_turn(self, text: str, now: datetime, pinned: tuple[str, ...]) -> PreparedTurn:
+        hits = self._pinned_hits(pinned) + self._recall(text, max(3, self.config.agent.auto_recall))
+        prompt = build_compact_prompt(
+            text, hits, self._plain_history(), now, self.config.llm.prompt_budget
+        )
+        max_tokens = min(self.config.llm.max_tokens, COMPACT_MAX_TOKENS)
+        return PreparedTurn(
+            messages=prompt.messages,
+            user_message={"role": "user", "content": text},
+            sources=prompt.sources,
+            tools=(),
+            guard=GuardSettings((prompt.instructions,), self._hidden_paths()),
+            call_options={"stop": COMPACT_STOP, "max_tokens": max_tokens},
+        )
+
+    def _full_turn(self, text: str, now: datetime, pinned: tuple[str, ...]) -> PreparedTurn:
+        hits = self._pinned_hits(pinned) + self._recall(text, self.config.agent.auto_recall)
+        sources = [_source(n, hit) for n, hit in enumerate(hits, start=1)]
+        content = self._with_startup(_with_recall(text, sources), now)
+        user = {"role": "user", "content": content}
+        self._keep_under_window(now, user)
+        messages = [self._system(now), *self.session.context_messages(), user]
+        return PreparedTurn(
+            messages=messages,
+            user_message=user,
+            sources=sources,
+            tools=self.tools,
+            guard=GuardSettings(GUARDED_INSTRUCTIONS, self._hidden_paths()),
+        )
+
+    def _cited(self, text: str, sources: list[Source], profile: str) -> str:
+        """Numbers become citations; citations to lines that do not exist are dropped; a
+        small model's uncited answer is attributed to the notes it drew its words from."""
+        if profile == COMPACT and text.strip():
+            text, cited = resolve_numbered(text, sources)
+            if not cited:
+                cited = attribute(text, sources)
+            text = with_citations(text, cited)
+        text, _kept = drop_false_citations(text, self.config.workspace_dir)
+        return text
+
+    def _store(self, text: str, turn: PreparedTurn, result: TurnResult) -> None:
+        self.session.add_message(turn.user_message, text=text)
+        for message in result.new_messages[:-1]:
+            self.session.add_message(message)
+        final = dict(result.new_messages[-1]) if result.new_messages else {"role": "assistant"}
+        final["content"] = result.text
+        extra: dict = {"model": self.client.model, "usage": result.usage, "stopped": result.stopped}
+        if result.notice:
+            extra["notice"] = result.notice
+        if turn.sources:
+            extra["sources"] = [s.as_dict() for s in turn.sources]
+        extra["profile"] = result.profile
+        self.session.add_message(final, **extra)
+
+    def _check_fits(self, prompt_tokens: int, turn: PreparedTurn) -> None:
+        answer = turn.call_options.get("max_tokens", self.config.llm.max_tokens)
+        window = self.config.llm.context_window
+        if prompt_tokens + answer > window:
+            raise MessageTooLong(
+                f"the message is too long for {self.client.model}: about {prompt_tokens:,} "
+                f"tokens with its notes, and the model reads at most {window:,} "
+                f"(including its {answer}-token answer); shorten it or split it up"
+            )
+
+    # -- recall ---------------------------------------------------------------------------
+
+    def _recall(self, text: str, limit: int) -> list:
+        if limit <= 0:
+            return []
+        try:
+            return self.ctx.memory.search(text[:RECALL_QUERY_CHARS], limit).results
+        except Exception as exc:  # recall is a bonus; a broken index must not block a turn
+            log.warning("auto_recall_failed", error=str(exc))
+            return []
+
+    def _pinned_hits(self, pinned: tuple[str, ...]) -> list:
+        hits = []
+        for path in pinned:
+            try:
+                piece = read_lines(self.config.workspace_dir, path, 1, None)
+            except (LinesError, OutsideWorkspaceError):
+                continue
+            if piece.text.strip():
+                hits.append(_PinnedHit(piece.path, piece.start_line, piece.end_line, piece.text))
+        return hits
+
+    def _plain_history(self) -> list[dict]:
+        """Earlier messages as typed (no recalled notes around them), for the compact prompt."""
+        out = []
+        for entry in self.session.context_entries():
+            message = entry["message"]
+            if message.get("role") == "user":
+                out.append({"role": "user", "content": entry.get("text") or message["content"]})
+            elif message.get("role") == "assistant" and not message.get("tool_calls"):
+                out.append({"role": "assistant", "content": message.get("content") or ""})
+        return out
+
+    def _hidden_paths(self) -> tuple[str, ...]:
+        """Paths on this machine a reply must never show."""
+        paths = {str(self.config.workspace_dir), str(self.config.home)}
+        home = str(Path.home())
+        if len(home) >= 6:
+            paths.add(home)
+        return tuple(paths)
+
+    # -- the full profile's context management (OpenClaw) ---------------------------------
 
     def _system(self, now: datetime, flush: bool = False) -> dict:
         options = PromptOptions(
@@ -109,22 +286,6 @@ class Assistant:
             return content
         prelude = startup_context(self.config, now)
         return f"{prelude}\n\n{content}" if prelude else content
-
-    def _with_recall(self, text: str) -> str:
-        """Prefix the user's text with the top memory hits, framed as untrusted notes."""
-        limit = self.config.agent.auto_recall
-        if limit <= 0:
-            return text
-        try:
-            hits = self.ctx.memory.search(text, limit).results
-        except Exception as exc:  # recall is a bonus; a broken index must not block a turn
-            log.warning("auto_recall_failed", error=str(exc))
-            return text
-        if not hits:
-            return text
-        notes = "\n\n".join(f"[{hit.citation}]\n{hit.snippet}" for hit in hits)
-        block = frame_untrusted("memory search results recalled for this message", notes)
-        return f"{block}\n\nUser message:\n{text}"
 
     def _keep_under_window(self, now: datetime, pending: dict) -> None:
         """OpenClaw's order: flush durable facts to the daily log once, then compact."""
@@ -155,6 +316,7 @@ class Assistant:
                 self.ctx,
                 FLUSH_TOOLS if self.tools else (),
                 FLUSH_MAX_ITERATIONS,
+                guard=GuardSettings(GUARDED_INSTRUCTIONS, self._hidden_paths()),
             )
             data |= {
                 "reply": result.text[:500],
@@ -183,3 +345,35 @@ class Assistant:
             tokens_before=tokens_before,
             usage=usage,
         )
+
+
+@dataclass(frozen=True)
+class _PinnedHit:
+    """A whole workspace file shown to the model as a note, like a search hit."""
+
+    path: str
+    start_line: int
+    end_line: int
+    snippet: str
+    heading: str = ""
+
+
+def _source(number: int, hit) -> Source:
+    return Source(
+        number=number,
+        path=hit.path,
+        start_line=hit.start_line,
+        end_line=hit.end_line,
+        text=hit.snippet,
+        date=getattr(hit, "date", "") or note_day(hit.path),
+        heading=hit.heading,
+    )
+
+
+def _with_recall(text: str, sources: list[Source]) -> str:
+    """Prefix the user's text with the recalled notes, framed as untrusted data."""
+    if not sources:
+        return text
+    notes = "\n\n".join(f"[{s.citation}]\n{s.text}" for s in sources)
+    block = frame_untrusted("memory search results recalled for this message", notes)
+    return f"{block}\n\nUser message:\n{text}"

@@ -72,7 +72,7 @@ def load_bootstrap_files(
         if remaining <= 0:
             break
         if text is None:
-            line = f"[MISSING] Expected at: {path}"
+            line = f"[MISSING] Expected at: {name}"  # workspace-relative: no machine path
             line = _clamp(line, remaining)
             out.append(BootstrapFile(name, path, line, missing=True))
             remaining -= len(line)
@@ -113,7 +113,7 @@ def render_project_context(files: list[BootstrapFile]) -> str:
         lines.append(SOUL_LINE)
     lines.append("")
     for item in ordered:
-        lines += [f"## {item.path}", "", item.content, ""]
+        lines += [f"## {item.path.name}", "", item.content, ""]  # relative: no machine path
     return "\n".join(lines).rstrip() + "\n"
 
 

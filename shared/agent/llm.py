@@ -7,11 +7,16 @@ becomes an `LLMError` whose message says what to do; the API key never appears i
 
 from __future__ import annotations
 
+import asyncio
 import os
+import queue
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from shared.agent.cancel import CancelScope, TurnCancelled
 from shared.config import Config
 from shared.logs import get_logger
 
@@ -92,6 +97,20 @@ def resolve_endpoint(config: Config, model: str | None = None) -> Endpoint:
     return Endpoint(name, name, provider, api_base, key, f"${key_env}" if key_env else "")
 
 
+_loop: asyncio.AbstractEventLoop | None = None
+_loop_lock = threading.Lock()
+
+
+def _io_loop() -> asyncio.AbstractEventLoop:
+    """The process's event loop for model calls, on a daemon thread started on first use."""
+    global _loop
+    with _loop_lock:
+        if _loop is None:
+            _loop = asyncio.new_event_loop()
+            threading.Thread(target=_loop.run_forever, name="llm-io", daemon=True).start()
+        return _loop
+
+
 def load_litellm() -> Any:
     """Import litellm quietly and offline (no cost-map fetch, no feedback banners)."""
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -103,11 +122,17 @@ def load_litellm() -> Any:
 
 
 class LLMClient:
-    """Streams one completion at a time from the configured model."""
+    """Streams one completion at a time from the configured model.
+
+    Calls run on the process's model I/O loop (`_io_loop`), so a `CancelScope` can stop one from
+    any thread at once: the call's task is cancelled and, for OpenAI-compatible servers (the
+    embedded model among them), its connection closed, which stops generation at the server.
+    """
 
     def __init__(self, config: Config, model: str | None = None) -> None:
         self.config = config
         self.endpoint = resolve_endpoint(config, model)
+        self._http: Any = None  # an AsyncOpenAI client, for OpenAI-compatible endpoints
 
     @property
     def model(self) -> str:
@@ -118,18 +143,45 @@ class LLMClient:
         messages: list[dict],
         tools: list[dict] | None = None,
         on_token: Callable[[str], None] | None = None,
+        cancel: CancelScope | None = None,
         **extra: Any,
     ) -> Completion:
-        """Stream a completion, calling `on_token` per text delta; tool calls are rebuilt."""
+        """Stream a completion, calling `on_token` per text delta; tool calls are rebuilt.
+
+        Raises LLMError when the model fails, TurnCancelled when `cancel` fires, and whatever
+        `on_token` raises (the stream is aborted first)."""
         litellm = load_litellm()
         kwargs = self._call_kwargs(messages, tools) | extra
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        events: queue.Queue = queue.Queue()
+        loop = _io_loop()
+        task = asyncio.run_coroutine_threadsafe(self._produce(litellm, kwargs, events), loop)
+
+        def abort() -> None:
+            loop.call_soon_threadsafe(self._abort, task)
+            events.put(("cancelled", None))
+
+        forget = cancel.on_cancel(abort) if cancel is not None else (lambda: None)
+        chunks: list[Any] = []
         try:
-            chunks = []
-            for chunk in litellm.completion(**kwargs):
+            while (event := events.get())[0] == "chunk":
+                chunk = event[1]
                 chunks.append(chunk)
                 delta = chunk.choices[0].delta.content if chunk.choices else None
                 if delta and on_token:
                     on_token(delta)
+        except BaseException:
+            abort()  # the consumer gave up (guard, cancel, Ctrl-C): stop generating
+            raise
+        finally:
+            forget()
+        kind, payload = event
+        if kind == "cancelled" or (cancel is not None and cancel.cancelled):
+            raise TurnCancelled
+        if kind == "error":
+            raise LLMError(self.explain(payload)) from None
+        try:
             built = litellm.stream_chunk_builder(chunks, messages=messages)
         except Exception as exc:
             raise LLMError(self.explain(exc)) from None
@@ -137,11 +189,50 @@ class LLMClient:
             raise LLMError(f"{self.model} returned an empty response")
         return _completion_from(built)
 
+    async def _produce(self, litellm: Any, kwargs: dict, events: queue.Queue) -> None:
+        """On the I/O loop: run the streaming call, handing chunks to the calling thread."""
+        try:
+            if self._openai_compatible:
+                kwargs["client"] = self._client()
+            response = await litellm.acompletion(**kwargs)
+            async for chunk in response:
+                events.put(("chunk", chunk))
+            events.put(("end", None))
+        except asyncio.CancelledError:
+            events.put(("cancelled", None))
+            raise
+        except Exception as exc:
+            events.put(("error", exc))
+
+    def _abort(self, task: Any) -> None:
+        """On the I/O loop: cancel the call and drop its connection (the server stops)."""
+        task.cancel()
+        client, self._http = self._http, None
+        if client is not None:
+            asyncio.ensure_future(client.close())
+
+    @property
+    def _openai_compatible(self) -> bool:
+        return self.endpoint.litellm_model.startswith("openai/")
+
+    def _client(self) -> Any:
+        if self._http is None:
+            import openai
+
+            ep = self.endpoint
+            self._http = openai.AsyncOpenAI(
+                api_key=ep.api_key or NO_KEY,
+                base_url=ep.api_base or None,
+                timeout=self.config.llm.timeout,
+                max_retries=0,
+            )
+        return self._http
+
     def _call_kwargs(self, messages: list[dict], tools: list[dict] | None) -> dict[str, Any]:
         ep, llm = self.endpoint, self.config.llm
         kwargs: dict[str, Any] = {
             "model": ep.litellm_model,
-            "messages": messages,
+            "messages": without_machine_paths(messages, self.config),
             "stream": True,
             "stream_options": {"include_usage": True},
             "max_tokens": llm.max_tokens,
@@ -161,6 +252,46 @@ class LLMClient:
     def explain(self, exc: BaseException) -> str:
         """One line saying what went wrong and what to do, with the key redacted."""
         return redact(_explain(self.endpoint, exc), self.endpoint.api_key)
+
+
+def without_machine_paths(messages: list[dict], config: Config) -> list[dict]:
+    """The messages with this machine's paths made relative: the workspace becomes `.`, the
+    LocalGPT home `$LOCALGPT_HOME`, the user's home `~`. Nothing absolute goes to a provider,
+    whatever a note, a tool result or an error message contained."""
+    pairs = _path_replacements(config)
+    out = []
+    for message in messages:
+        content = message.get("content")
+        if isinstance(content, str):
+            message = {**message, "content": _replace_all(content, pairs)}
+        elif isinstance(content, list):
+            parts = [
+                {**p, "text": _replace_all(p["text"], pairs)}
+                if isinstance(p, dict) and isinstance(p.get("text"), str)
+                else p
+                for p in content
+            ]
+            message = {**message, "content": parts}
+        out.append(message)
+    return out
+
+
+def _path_replacements(config: Config) -> list[tuple[str, str]]:
+    pairs = {
+        str(config.workspace_dir): ".",
+        str(config.home): "$LOCALGPT_HOME",
+        str(Path.home()): "~",
+    }
+    # Longest first: the workspace usually lies inside the home.
+    ordered = sorted((p for p in pairs.items() if len(p[0]) > 1), key=lambda p: -len(p[0]))
+    return [(f"{path}/", "" if shown == "." else f"{shown}/") for path, shown in ordered] + ordered
+
+
+def _replace_all(text: str, pairs: list[tuple[str, str]]) -> str:
+    for old, new in pairs:
+        if old in text:
+            text = text.replace(old, new)
+    return text
 
 
 def _explain(ep: Endpoint, exc: BaseException) -> str:

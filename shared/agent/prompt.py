@@ -39,6 +39,15 @@ FLUSH_SYSTEM = (
 )
 
 
+# Our own instruction text: a reply that recites it is an echo (shared/agent/guard.py). The
+# workspace files are not here: quoting MEMORY.md back is a fine answer.
+GUARDED_INSTRUCTIONS = (IDENTITY_LINE, SAFETY, MEMORY_RECALL, FLUSH_SYSTEM)
+
+WORKSPACE = """## Workspace
+Your workspace is the user's folder of markdown notes. Paths are relative to it \
+(MEMORY.md, memory/YYYY-MM-DD.md, knowledge/...); cite a note as path#Lstart-Lend."""
+
+
 @dataclass
 class PromptOptions:
     tools: tuple[str, ...]  # tool names offered to the model (empty: none)
@@ -57,7 +66,7 @@ def build_system_prompt(config: Config, now: datetime, options: PromptOptions) -
         parts.append(render_skills_section(discover_skills(workspace)).rstrip())
     if "memory_search" in options.tools:
         parts.append(MEMORY_RECALL)
-    parts.append(f"## Workspace\nYour working directory is: {workspace}")
+    parts.append(WORKSPACE)  # never this machine's absolute path: it would go to the provider
     files = load_bootstrap_files(
         workspace, config.agent.bootstrap_max_chars, config.agent.bootstrap_total_max_chars
     )

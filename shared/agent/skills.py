@@ -6,14 +6,15 @@ body on demand with the `read_skill` tool, so many skills cost little context.
 
 from __future__ import annotations
 
+import dataclasses
 import html
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
 from shared.logs import get_logger
+from shared.workspace import shown_path
 
 log = get_logger(__name__)
 
@@ -29,10 +30,15 @@ class Skill:
     name: str
     description: str
     path: Path  # the SKILL.md file
+    shown: str = ""  # the SKILL.md path as a model sees it: workspace-relative
 
     @property
     def base_dir(self) -> Path:
         return self.path.parent
+
+    @property
+    def base_dir_shown(self) -> str:
+        return self.shown.rsplit("/", 1)[0] if "/" in self.shown else "."
 
 
 def discover_skills(workspace: Path) -> list[Skill]:
@@ -43,7 +49,8 @@ def discover_skills(workspace: Path) -> list[Skill]:
         if not root.is_dir():
             continue
         for skill in _scan_root(root.resolve()):
-            found.setdefault(skill.name, skill)
+            shown = shown_path(workspace, skill.path)
+            found.setdefault(skill.name, dataclasses.replace(skill, shown=shown))
     return sorted(found.values(), key=lambda s: s.name)
 
 
@@ -55,7 +62,7 @@ def find_skill(workspace: Path, name: str) -> Skill | None:
 def read_skill_body(skill: Skill) -> str:
     """The SKILL.md text with `{baseDir}` resolved to the skill's folder."""
     text = skill.path.read_text(encoding="utf-8", errors="replace")
-    return text.replace("{baseDir}", str(skill.base_dir))
+    return text.replace("{baseDir}", skill.base_dir_shown)
 
 
 def render_skills_section(skills: list[Skill]) -> str:
@@ -92,7 +99,7 @@ def _render(skills: list[Skill], compact: bool) -> str:
         lines.append(f"    <name>{_xml(skill.name)}</name>")
         if not compact:
             lines.append(f"    <description>{_xml(skill.description)}</description>")
-        lines.append(f"    <location>{_xml(_short_home(skill.path))}</location>")
+        lines.append(f"    <location>{_xml(skill.shown)}</location>")
         lines.append("  </skill>")
     lines.append("</available_skills>")
     return "\n".join(lines) + "\n"
@@ -151,9 +158,3 @@ def parse_front_matter(text: str) -> dict | None:
 
 def _xml(value: str) -> str:
     return html.escape(value, quote=True)
-
-
-def _short_home(path: Path) -> str:
-    home = os.path.expanduser("~")
-    text = str(path)
-    return "~" + text[len(home) :] if home != "/" and text.startswith(home + os.sep) else text

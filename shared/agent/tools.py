@@ -132,7 +132,7 @@ def read_skill(ctx: ToolContext, args: dict) -> dict:
     if skill is None:
         known = ", ".join(s.name for s in discover_skills(ctx.config.workspace_dir)) or "none"
         raise ToolInputError(f"no skill named {name!r}; available: {known}")
-    return {"name": skill.name, "location": str(skill.path), "text": read_skill_body(skill)}
+    return {"name": skill.name, "location": skill.shown, "text": read_skill_body(skill)}
 
 
 def heartbeat_checkbox(ctx: ToolContext, args: dict) -> dict:

@@ -11,7 +11,7 @@ import typer
 from rich.markup import escape
 from rich.text import Text
 
-from shared.agent.assistant import Assistant
+from shared.agent.assistant import Assistant, MessageTooLong
 from shared.agent.clock import user_zone
 from shared.agent.llm import LLMClient, LLMError
 from shared.agent.loop import TurnEvents, TurnResult
@@ -43,23 +43,30 @@ def ask(
     session: SessionOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
-    """Ask one question, print the answer (streamed) and exit."""
+    """Ask one question, print the answer (streamed) with its sources, and exit."""
     if not question.strip():
         fail("the question is empty")
     config = _ready_config()
     bot = _open(config, model, session)
     started = time.perf_counter()
-    events = TurnEvents() if as_json else _stream_events()
+    view = None if as_json else TurnView()
     try:
-        result = bot.send(question, events)
-    except LLMError as exc:
+        result = bot.send(question, view.events() if view else TurnEvents())
+    except (LLMError, MessageTooLong) as exc:
+        if view:
+            view.clear_status()
         fail(str(exc))
+    except KeyboardInterrupt:
+        if view:
+            view.clear_status()
+        err_console.print("\n[yellow]stopped[/]")
+        raise typer.Exit(130) from None
     finally:
         bot.close()
-    if as_json:
-        print_json(_answer_json(question, bot, result, started))
+    if view is not None:
+        view.finish(result)
     else:
-        sys.stdout.write("\n")
+        print_json(_answer_json(question, bot, result, started))
 
 
 def chat(model: ModelOption = None, session: SessionOption = None) -> None:
@@ -91,13 +98,17 @@ def chat(model: ModelOption = None, session: SessionOption = None) -> None:
 
 
 def _turn(bot: Assistant, line: str) -> None:
+    view = TurnView()
     try:
-        bot.send(line, _stream_events())
-        sys.stdout.write("\n")
-    except LLMError as exc:
+        result = bot.send(line, view.events())
+    except (LLMError, MessageTooLong) as exc:
+        view.clear_status()
         _error(str(exc))
-    except KeyboardInterrupt:
-        err_console.print("\n[yellow]interrupted[/] (this turn was not saved)")
+    except KeyboardInterrupt:  # Ctrl-C: the model call is closed, the server stops at once
+        view.clear_status()
+        err_console.print("\n[yellow]stopped[/] (this turn was not saved)")
+    else:
+        view.finish(result)
 
 
 def _command(config: Config, bot: Assistant, line: str) -> Assistant | None:
@@ -193,22 +204,65 @@ def _greet(bot: Assistant) -> None:
     )
 
 
-def _stream_events() -> TurnEvents:
-    def token(text: str) -> None:
+class TurnView:
+    """A turn in the terminal: "reading N tokens…" until the first token, the answer as it
+    streams, then how it ended and the notes it rests on."""
+
+    def __init__(self) -> None:
+        self.status_shown = False
+
+    def events(self) -> TurnEvents:
+        return TurnEvents(
+            on_token=self.token,
+            on_tool_start=self.tool_start,
+            on_tool_end=self.tool_end,
+            on_reading=self.reading,
+        )
+
+    def reading(self, prompt_tokens: int) -> None:
+        """Shown on a terminal only (a script reading stderr wants errors, not progress)."""
+        if err_console.is_terminal:
+            sys.stderr.write(f"\x1b[2mreading about {prompt_tokens:,} tokens…\x1b[0m")
+            sys.stderr.flush()
+            self.status_shown = True
+
+    def clear_status(self) -> None:
+        if self.status_shown:
+            sys.stderr.write("\r\x1b[K")
+            sys.stderr.flush()
+            self.status_shown = False
+
+    def token(self, text: str) -> None:
+        self.clear_status()
         sys.stdout.write(text)
         sys.stdout.flush()
 
-    def tool_start(name: str, arguments: str) -> None:
+    def tool_start(self, name: str, arguments: str) -> None:
+        self.clear_status()
         shown = arguments if len(arguments) <= 80 else arguments[:79] + "…"
         err_console.print(
             f"[dim]· {escape(name)} {escape(shown)}[/]", highlight=False, soft_wrap=True
         )
 
-    def tool_end(outcome: ToolOutcome) -> None:
+    def tool_end(self, outcome: ToolOutcome) -> None:
         if not outcome.ok:
             err_console.print(f"[dim]  {outcome.name}: {escape(outcome.result['error'])}[/]")
 
-    return TurnEvents(on_token=token, on_tool_start=tool_start, on_tool_end=tool_end)
+    def finish(self, result: TurnResult) -> None:
+        self.clear_status()
+        sys.stdout.write("\n")
+        sys.stdout.flush()
+        if result.notice:
+            err_console.print(f"[yellow]{escape(result.notice)}[/]", highlight=False)
+        if result.sources:
+            err_console.print("[dim]Sources:[/]", highlight=False)
+            for source in result.sources:
+                when = f" ({source.date})" if source.date else ""
+                err_console.print(
+                    f"[dim]  [{source.number}] {escape(source.citation)}{when}[/]",
+                    highlight=False,
+                    soft_wrap=True,
+                )
 
 
 def _error(message: str) -> None:
@@ -246,5 +300,8 @@ def _answer_json(question: str, bot: Assistant, result: TurnResult, started: flo
         "model_calls": result.model_calls,
         "tool_calls": result.tool_calls,
         "usage": result.usage,
+        "notice": result.notice,
+        "profile": result.profile,
+        "sources": [s.as_dict() for s in result.sources],
         "seconds": round(time.perf_counter() - started, 3),
     }

@@ -76,6 +76,7 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] 
             "health": client.get("/health"),
             "memory": client.get("/api/memory/stats"),
             "heartbeat": client.get("/api/heartbeat/status"),
+            "assistant": client.get("/api/assistant"),
         }
     except ApiUnavailable as exc:
         fail(str(exc))
@@ -83,6 +84,7 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] 
         print_json(data)
         return
     health, mem, beat = data["health"], data["memory"], data["heartbeat"]
+    bot = data["assistant"]
     console.print(
         f"[bold]api[/]        {health['status']} "
         + ", ".join(f"{k}: {v}" for k, v in health["checks"].items()),
@@ -92,6 +94,11 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] 
         f"[bold]memory[/]     {mem['files_indexed']} files, {mem['chunks']} chunks, "
         f"{mem['files_pending']} pending, queue {mem['queue_depth']}, "
         f"{mem['jobs_failed']} failed job(s)",
+        highlight=False,
+    )
+    console.print(
+        f"[bold]model[/]      {bot['model']} at {bot['where']}; {bot['profile']['name']} "
+        f"prompt ({bot['profile']['reason']})",
         highlight=False,
     )
     console.print(

@@ -31,7 +31,7 @@ class MemoryWriteError(ValueError):
 class WriteResult:
     path: str  # workspace-relative
     bytes_written: int
-    backup: str = ""  # absolute path of the previous version, for edits
+    backup: str = ""  # the previous version, relative to LOCALGPT_HOME (data/backups/...)
 
     def as_dict(self) -> dict:
         out = {"path": self.path, "bytes_written": self.bytes_written}
@@ -140,7 +140,7 @@ def _backup(config: Config, path: Path, text: str, now: datetime) -> str:
         target = config.backups_dir / f"{path.stem}.{stamp}-{counter}{path.suffix}"
         counter += 1
     atomic_write(target, text)
-    return str(target)
+    return target.relative_to(config.home).as_posix()  # no machine path reaches a model
 
 
 @contextlib.contextmanager

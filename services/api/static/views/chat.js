@@ -41,6 +41,7 @@ export class ChatView {
       'Stop',
     );
     this.title = h('h2', { class: 'chat-title' }, 'New chat');
+    this.modelBadge = h('span', { class: 'model-badge muted small' });
     this.sidebar = h(
       'aside',
       { class: 'sessions', 'aria-label': 'Chat sessions' },
@@ -75,6 +76,7 @@ export class ChatView {
               'Sessions',
             ),
             this.title,
+            this.modelBadge,
           ),
           this.messages,
           h(
@@ -98,6 +100,18 @@ export class ChatView {
 
   show() {
     this.loadSessions();
+    this.loadAssistant();
+  }
+
+  /** Which model answers, and whether it gets the full prompt or the compact one. */
+  async loadAssistant() {
+    try {
+      const a = await api('/api/assistant');
+      this.modelBadge.textContent = `${a.model} · ${a.profile.name} prompt`;
+      this.modelBadge.title = a.profile.reason;
+    } catch {
+      this.modelBadge.textContent = '';
+    }
   }
 
   reset() {
@@ -224,6 +238,8 @@ export class ChatView {
       } else if (m.role === 'assistant') {
         turn = turn || this.addTurn();
         if (text) turn.addText(text);
+        if (m.sources?.length) turn.showSources(m.sources);
+        if (m.notice) turn.showNotice(m.notice);
         for (const call of m.tool_calls || []) {
           const fn = call.function || call;
           const block = turn.startTool(fn.name, fn.arguments);
@@ -310,6 +326,8 @@ export class ChatView {
 
   onEvent(turn, event, data) {
     if (event === 'session') this.sessionId = data.session_id;
+    else if (event === 'sources') turn.showSources(data.sources || []);
+    else if (event === 'reading') turn.reading(data.prompt_tokens);
     else if (event === 'delta') turn.addText(data.text || '');
     else if (event === 'tool_start') turn.startTool(data.name, data.arguments);
     else if (event === 'tool_end') turn.endTool(data.name, data.result);
@@ -329,6 +347,64 @@ class AssistantTurn {
     this.finished = false;
     this.frame = 0;
     this.gotText = false;
+    this.status = null; // "Reading N tokens…" until the first token
+    this.sourcesEl = null;
+  }
+
+  /** The model is reading its prompt: say so (with its size) until the first token. */
+  reading(tokens) {
+    this.clearStatus();
+    const size = Number.isFinite(tokens) ? `${tokens.toLocaleString()} tokens` : 'the prompt';
+    this.status = h(
+      'p',
+      { class: 'reading muted small', role: 'status' },
+      h('span', { class: 'pulse', 'aria-hidden': 'true' }),
+      `Reading ${size} of notes and your message…`,
+    );
+    this.body.append(this.status);
+  }
+
+  clearStatus() {
+    this.status?.remove();
+    this.status = null;
+  }
+
+  /** The notes recalled for this answer, as links to the cited lines (shown while streaming). */
+  showSources(sources) {
+    this.sourcesEl?.remove();
+    if (!sources.length) return;
+    this.sourcesEl = h(
+      'details',
+      { class: 'tool sources', open: '' },
+      h(
+        'summary',
+        {},
+        h(
+          'span',
+          { class: 'muted' },
+          `Sources: ${sources.length} note${sources.length === 1 ? '' : 's'}`,
+        ),
+      ),
+      h(
+        'ol',
+        { class: 'hits tool-body' },
+        sources.map((s) =>
+          h(
+            'li',
+            {},
+            h('span', { class: 'source-number muted' }, `[${s.number}] `),
+            citationButton(s.citation),
+            s.date ? h('span', { class: 'muted' }, ` · ${s.date}`) : null,
+            s.text ? h('div', { class: 'snippet small' }, firstLines(s.text)) : null,
+          ),
+        ),
+      ),
+    );
+    this.el.append(this.sourcesEl);
+  }
+
+  showNotice(message) {
+    this.el.append(h('p', { class: 'notice small', role: 'note' }, message));
   }
 
   streaming(on) {
@@ -338,6 +414,7 @@ class AssistantTurn {
 
   addText(text) {
     if (!text) return;
+    this.clearStatus();
     this.gotText = true;
     if (!this.segment) {
       this.segment = { text: '', el: h('div', { class: 'md' }) };
@@ -372,8 +449,14 @@ class AssistantTurn {
 
   done(data) {
     this.finished = true;
-    if (!this.gotText && data.response) this.addText(data.response);
+    this.clearStatus();
+    // The final text replaces what streamed: its citations are resolved and checked, and a
+    // reply the guard cut ends where the degeneration began.
+    if (typeof data.response === 'string' && this.segment) this.segment.text = data.response;
+    else if (!this.gotText && data.response) this.addText(data.response);
     this.flush();
+    if (data.sources) this.showSources(data.sources);
+    if (data.notice) this.showNotice(data.notice);
     const u = data.usage || {};
     const tokens = u.total_tokens ?? (u.prompt_tokens || 0) + (u.completion_tokens || 0);
     if (tokens) this.el.append(h('div', { class: 'usage muted small' }, `${tokens} tokens`));
@@ -381,12 +464,14 @@ class AssistantTurn {
 
   fail(message) {
     this.finished = true;
+    this.clearStatus();
     this.flush();
     this.el.append(h('p', { class: 'error', role: 'alert' }, `Error: ${message}`));
   }
 
   note(message) {
     this.finished = true;
+    this.clearStatus();
     this.flush();
     this.el.append(h('p', { class: 'muted small' }, message));
   }
@@ -505,6 +590,11 @@ function recallBlock(citations) {
       citations.map((c) => h('li', {}, citationButton(c))),
     ),
   );
+}
+
+function firstLines(text, max = 220) {
+  const flat = text.replace(/\s+/g, ' ').trim();
+  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
 }
 
 function contentText(content) {
