@@ -81,3 +81,13 @@ def test_ordinary_answers_pass_untouched(answer):
     shown, text, guard = stream(answer)
     assert guard.tripped is None
     assert shown == answer and text == answer
+
+
+def test_text_streams_without_waiting_for_long_hidden_paths():
+    """Only a tail that could begin a marker or a hidden path is held back, not a fixed
+    window as long as the longest path (which delayed short answers entirely)."""
+    guard = ReplyGuard(hidden=["/home/ada/.localgpt/workspace-with-a-long-name"])
+    shown = [guard.feed(piece) for piece in ("Your ", "ferry ", "leaves ", "on the 14th.")]
+    assert shown == ["Your ", "ferry ", "leaves ", "on the 14th."]
+    assert guard.feed(" See /ho") == " See "  # "/ho" may begin the hidden path: held
+    assert guard.feed("tels.") == "/hotels."  # it did not

@@ -403,13 +403,15 @@ def test_the_markdown_renderer_renders_what_assistants_write(tab, web):
             citations: q('a.citation').map((e) => e.textContent),
             cells: q('td').map((e) => e.textContent),
             snake: box.textContent.includes('snake_case_name'),
+            bracketless: box.textContent.includes('answer memory/2026-11-02.md#L3 ok'),
           };
         }""",
         "## Plan\n\nA **bold** and *soft* move with snake_case_name.\n\n"
         "- first\n  - inner\n- second\n\n1. one\n2. two\n\n"
         "```python\nprint('<hi>')\n```\n\n"
         "See [docs](https://example.com/a?b=1) or <https://example.org>; "
-        "cited memory/2026-11-02.md#L5-L6.\n\n| k | v |\n|---|---|\n| a | 1 |\n",
+        "cited memory/2026-11-02.md#L5-L6.\n\n| k | v |\n|---|---|\n| a | 1 |\n\n"
+        "An answer [memory/2026-11-02.md#L3] ok.\n",
     )
     assert out["h2"] == ["Plan"]
     assert out["strong"] == ["bold"] and out["em"] == ["soft"] and out["snake"]
@@ -417,7 +419,9 @@ def test_the_markdown_renderer_renders_what_assistants_write(tab, web):
     assert out["code"] == ["print('<hi>')"] and out["lang"] == ["python"]
     assert ["docs", "https://example.com/a?b=1", "noopener noreferrer"] in out["links"]
     assert ["https://example.org", "https://example.org/", "noopener noreferrer"] in out["links"]
-    assert out["citations"] == ["memory/2026-11-02.md#L5-L6"]
+    # A citation in brackets (as the assistant writes them) is the button, brackets dropped.
+    assert out["citations"] == ["memory/2026-11-02.md#L5-L6", "memory/2026-11-02.md#L3"]
+    assert out["bracketless"]
     assert out["cells"] == ["a", "1"]
 
 
@@ -436,7 +440,7 @@ def test_the_page_cannot_inject_html_even_by_mistake(tab, web):
 
 def test_chat_streams_a_reply_rendered_as_markdown(tab, web, llm, artifacts):
     t = tab().sign_in("chat")
-    t.page.fill("textarea[name=message]", "Say hello in five words.")
+    t.page.fill("textarea[name=message]", "Write three sentences about the sea.")
     t.page.press("textarea[name=message]", "Enter")
     t.page.wait_for_selector(".msg.user")
     # Streaming: the reply grows while the turn is marked as streaming, then settles.
@@ -447,7 +451,7 @@ def test_chat_streams_a_reply_rendered_as_markdown(tab, web, llm, artifacts):
             const turn = document.querySelector('.msg.assistant');
             if (!turn) return;
             if (turn.querySelector('.reading')) window.__reading = true;
-            const n = turn.querySelector('.msg-body').textContent.length;
+            const n = turn.querySelector('.msg-body .md')?.textContent.length || 0;
             if (turn.classList.contains('streaming')) { if (!seen.includes(n)) seen.push(n); }
             else if (seen.length || n || turn.querySelector('.error')) {
               clearInterval(timer);

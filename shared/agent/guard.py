@@ -31,7 +31,6 @@ SCAFFOLDING = (
 LINE_SCAFFOLDING = ("Question:", "Notes:", "Note [", "System:", "Assistant:", "User:")
 
 SHINGLE = 6  # words per shingle when comparing a line with earlier text or the prompt
-MIN_REPEAT_PREFIX = 16  # chars of a new line matching an earlier one before it is held back
 PERIOD_MIN, PERIOD_MAX = 8, 160  # lengths of a repeating unit the loop check looks for
 
 
@@ -62,7 +61,6 @@ class ReplyGuard:
         # Strings that must not be shown verbatim (machine paths); longest first.
         self._hidden = sorted({h for h in hidden if len(h) >= 4}, key=len, reverse=True)
         self._markers = (*SCAFFOLDING, *self._hidden)
-        self._holdback = max(MIN_REPEAT_PREFIX + 4, *(len(m) for m in self._markers))
 
     def feed(self, delta: str) -> str:
         """Add a delta; return the newly releasable text ("" once tripped)."""
@@ -159,17 +157,29 @@ class ReplyGuard:
         return out
 
     def _safe_end(self) -> int:
-        """Hold back a tail that may begin a marker, and a line echoing an earlier line."""
-        end = max(self.released, len(self.text) - self._holdback)
-        line_start = self.text.rfind("\n") + 1
-        partial = _normal(self.text[line_start:])
-        if len(partial) >= MIN_REPEAT_PREFIX:
-            earlier = [_normal(x) for x in self.text[:line_start].split("\n")]
+        """Hold back only what may still turn out to be bad: a tail that begins a marker, and
+        a line that so far repeats the start of an earlier line or may be line scaffolding."""
+        text = self.text
+        end = len(text)
+        for marker in self._markers:
+            end = min(end, len(text) - _overlap(text, marker))
+        line_start = text.rfind("\n") + 1
+        partial = _normal(text[line_start:])
+        if partial:  # a line that so far repeats an earlier one waits until it differs
+            earlier = [_normal(x) for x in text[:line_start].split("\n")]
             if any(e.startswith(partial) for e in earlier if e):
                 end = min(end, line_start)
-        if self.text[line_start:].lstrip()[:1] and _could_be_line_marker(self.text[line_start:]):
+        if text[line_start:].lstrip()[:1] and _could_be_line_marker(text[line_start:]):
             end = min(end, line_start)
         return max(end, self.released)
+
+
+def _overlap(text: str, marker: str) -> int:
+    """The length of the longest end of `text` that begins `marker` (0 if none)."""
+    for size in range(min(len(marker) - 1, len(text)), 0, -1):
+        if text.endswith(marker[:size]):
+            return size
+    return 0
 
 
 _LINE_START = re.compile(

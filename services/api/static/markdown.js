@@ -269,6 +269,14 @@ function inline(text, depth = 0) {
         continue;
       }
     }
+    if (ch === '[') {
+      // "[memory/x.md#L3-L9]", as the assistant cites notes: the button, without brackets.
+      CITATION_AT.lastIndex = i + 1;
+      if ((m = CITATION_AT.exec(text)) && text[i + 1 + m[0].length] === ']') {
+        push(citationButton(m[0]), m[0].length + 2);
+        continue;
+      }
+    }
     if (!SPECIAL.has(ch)) {
       plain += ch;
       i++;

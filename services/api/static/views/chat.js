@@ -232,8 +232,8 @@ export class ChatView {
       const text = contentText(m.content);
       if (m.role === 'user') {
         turn = null;
-        const { typed, recalled } = splitRecall(m.text ?? text);
-        this.messages.append(userBubble(typed));
+        const { typed, recalled } = splitRecall(text);
+        this.messages.append(userBubble(m.text ?? typed));
         if (recalled.length) this.messages.append(recallBlock(recalled));
       } else if (m.role === 'assistant') {
         turn = turn || this.addTurn();
@@ -593,7 +593,10 @@ function recallBlock(citations) {
 }
 
 function firstLines(text, max = 220) {
-  const flat = text.replace(/\s+/g, ' ').trim();
+  const flat = text
+    .replace(/^\s*#+\s*/gm, '')
+    .replace(/\s+/g, ' ')
+    .trim();
   return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
 }
 
