@@ -33,8 +33,16 @@ class WorkspaceConfig:
 
 @dataclass
 class EmbeddingConfig:
-    model: str = DEFAULT_EMBEDDING_MODEL
+    # Who makes the vectors: "fastembed" (in-process, the default), "openai" (any
+    # OpenAI-compatible embeddings endpoint) or "ollama", the last two through litellm.
+    provider: str = "fastembed"
+    model: str = DEFAULT_EMBEDDING_MODEL  # for openai/ollama: the served model's name
     model_path: str = ""  # a local fastembed model folder; empty: fastembed's catalogue
+    api_base: str = ""  # openai/ollama: the server, e.g. http://127.0.0.1:8000/v1
+    api_key_env: str = ""  # openai/ollama: the NAME of the variable holding the key, if any
+    query_prefix: str = ""  # text put before every query (e.g. "query: " for E5 models)
+    document_prefix: str = ""  # text put before every chunk (e.g. "passage: ")
+    timeout: float = 30.0  # seconds for one call to a served engine
     batch_size: int = 32
     threads: int = 0  # onnxruntime intra-op threads; 0: one per core
     # How long a starting API waits for a worker to serve query vectors (see query_service.py)
@@ -45,11 +53,21 @@ class EmbeddingConfig:
 @dataclass
 class MemoryConfig:
     chunk_tokens: int = 160  # estimated tokens a chunk (the model reads at most 256)
+    # Blocks (paragraphs, list items, dialogue turns) before a chunk that are indexed and
+    # embedded with it as its context (up to 300 characters each), never cited with it.
+    context_blocks: int = 1
     max_file_mb: float = 10.0  # larger files are skipped with a logged reason
     search_limit: int = 6
-    vector_weight: float = 0.5
-    keyword_weight: float = 0.5
-    min_vector_similarity: float = 0.3  # cosine floor for a chunk found by meaning alone
+    # Characters of cited lines one search returns at most (hits merged into spans fill it);
+    # about 1,500 tokens of an agent's prompt. 0: no cap, only search_limit.
+    result_chars: int = 6000
+    rrf_k: float = 10.0  # reciprocal rank fusion: a chunk scores 1 / (rrf_k + rank) per ranking
+    # A chunk found by meaning alone (no keyword) must be at least this similar: a query about
+    # nothing in memory finds nothing. (No effect on recall in bench/retrieval.py.)
+    min_vector_similarity: float = 0.3
+    # Prefer recent notes: results are ordered by score x 0.5 ** (age in days / this);
+    # MEMORY.md and undated notes are exempt. 0 (the default) turns it off.
+    recency_half_life_days: float = 0.0
 
 
 @dataclass
@@ -227,6 +245,8 @@ ENV_OVERRIDES: dict[str, tuple[str, str]] = {
     "LOCALGPT_WORKSPACE": ("workspace", "path"),
     "LOCALGPT_EMBEDDING_MODEL": ("embedding", "model"),
     "LOCALGPT_EMBEDDING_MODEL_PATH": ("embedding", "model_path"),
+    "LOCALGPT_EMBEDDING_PROVIDER": ("embedding", "provider"),
+    "LOCALGPT_EMBEDDING_API_BASE": ("embedding", "api_base"),
     "LOCALGPT_QUERY_SERVICE_WAIT": ("embedding", "query_service_wait"),
     "LOCALGPT_HOST": ("server", "host"),
     "LOCALGPT_ALLOWED_HOSTS": ("server", "allowed_hosts"),

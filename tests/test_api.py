@@ -144,8 +144,9 @@ def test_the_fast_path_and_the_route_answer_alike(api, embedder):
     """Well-formed searches are answered by `SearchFastPath`; an unknown extra parameter sends the
     same search through the FastAPI route. Both must give the same body."""
     config, client, _ = api
-    sections = "".join(f"## Walk {n}\n\nThe lighthouse path, stretch {n}.\n\n" for n in range(4))
-    write(config.workspace_dir / "knowledge" / "walks.md", "# Walks\n\n" + sections)
+    walks = [config.workspace_dir / "knowledge" / f"walk-{n}.md" for n in range(4)]
+    for n, path in enumerate(walks):  # four files: hits in one file would merge into one span
+        write(path, f"# Walk {n}\n\nThe lighthouse path, stretch {n}.\n")
     indexer = Memory(config, embedder)
     try:
         indexer.sync()
@@ -159,7 +160,8 @@ def test_the_fast_path_and_the_route_answer_alike(api, embedder):
             assert fast_body == route_body
             assert len(fast_body["results"]) == count
     finally:
-        (config.workspace_dir / "knowledge" / "walks.md").unlink()
+        for path in walks:
+            path.unlink()
         indexer.sync()
         indexer.close()
 

@@ -120,3 +120,30 @@ def test_cjk_counts_about_one_token_per_character():
 def test_chunks_fit_the_model_window():
     text = "\n".join(f"- item {i}: " + "lorem ipsum dolor " * 9 for i in range(100))
     assert all(estimate_tokens(c.text) <= 128 for c in chunk_markdown(text, 128))
+
+
+def test_a_chunk_is_indexed_with_the_block_before_it_within_its_section():
+    long_question = "- Gina: " + "so much happened " * 30 + "What business are you thinking of?"
+    text = "\n".join(
+        [
+            "# Day",
+            "",
+            long_question,
+            "- Jon: A dance studio, because I love dancing.",
+            "",
+            "## Later",
+            "",
+            "A paragraph after the heading.",
+        ]
+    )
+    chunks = chunk_markdown(text, 16, context_blocks=1)
+    by_first_line = {c.text.split("\n")[0]: c for c in chunks}
+    reply = by_first_line["- Jon: A dance studio, because I love dancing."]
+    # The end of the question (its last 300 characters): the words nearest the reply.
+    assert reply.context.endswith("What business are you thinking of?")
+    assert len(reply.context) == 300
+    assert reply.text.startswith("- Jon:")  # context is never part of the cited lines
+    assert by_first_line["## Later"].context == ""  # not across headings
+    assert all(c.context == "" for c in chunk_markdown(text, 16))  # off by default
+    two = chunk_markdown(text, 16, context_blocks=2)
+    assert [c.context for c in two if c.text.startswith("- Jon")] == [reply.context]  # one above

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -9,6 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from services.api.errors import ApiError
+from shared.memory.dates import DateError, date_filter
 from shared.memory.lines import LinesError, read_lines
 from shared.memory.search import MAX_LIMIT
 from shared.status import memory_status
@@ -27,7 +29,15 @@ class SearchHit(BaseModel):
     snippet: str
     keyword_score: float
     vector_score: float
+    day: str | None = Field(None, description="YYYY-MM-DD the cited lines are dated, if any.")
+    chunks: int = Field(1, description="Indexed chunks merged into this span.")
     citation: str
+
+
+class QueryTime(BaseModel):
+    text: str
+    after: str | None
+    before: str | None
 
 
 class SearchResults(BaseModel):
@@ -36,6 +46,11 @@ class SearchResults(BaseModel):
     took_ms: float
     mode: str
     warnings: list[str]
+    after: str | None = Field(None, description="The date filter applied (inclusive).")
+    before: str | None = None
+    query_time: QueryTime | None = Field(
+        None, description="A time expression read from the question, and its dates."
+    )
 
 
 class ReindexRequest(BaseModel):
@@ -62,13 +77,30 @@ async def search(
         str, Query(min_length=1, max_length=MAX_QUERY_CHARS, description="What to look for.")
     ],
     limit: Annotated[int | None, Query(ge=1, le=MAX_LIMIT)] = None,
+    after: Annotated[
+        str | None,
+        Query(
+            max_length=40,
+            description="Only notes dated on or after: YYYY-MM-DD, YYYY-MM, YYYY, today, "
+            "yesterday or 'N days ago'. Undated notes are left out.",
+        ),
+    ] = None,
+    before: Annotated[
+        str | None, Query(max_length=40, description="Only notes dated on or before.")
+    ] = None,
 ) -> JSONResponse:
     """Hybrid keyword + meaning search; results cite `path#Lstart-Lend`."""
     if not q.strip():
         raise ApiError(422, "q: must contain something to search for")
+    try:
+        low, high = date_filter(after, before, date.today())
+    except DateError as exc:
+        raise ApiError(422, str(exc)) from None
     # The hot path: `SearchResponse.as_dict` already has the documented shape, and
     # re-validating it through the response model took a tenth of the API's GIL time (py-spy).
-    found = await request.app.state.api.in_memory(lambda memory: memory.search(q, limit))
+    found = await request.app.state.api.in_memory(
+        lambda memory: memory.search(q, limit, after=low, before=high)
+    )
     return JSONResponse(found.as_dict())
 
 

@@ -6,7 +6,8 @@ dependency solving and validation held it about as long as the search itself (`b
 This ASGI layer sits in front of the whole FastAPI app (so also before its middleware stack and
 its OpenTelemetry hook) and answers the common case directly: a valid bearer token, `q` (and
 optionally `limit`) in range, no body. Anything else (a missing or wrong token, an invalid or
-unexpected parameter, a body) falls through to the FastAPI route, which stays the documented one
+unexpected parameter, the date filters `after`/`before`, a body) falls through to the FastAPI
+route, which stays the documented one
 and produces every error, so both paths give the same answers. Tests compare them. The body is
 encoded by orjson in the DB thread (the stdlib encoder took ~60 us of the event loop's time).
 """

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import date
 from typing import Annotated
 
 import typer
@@ -21,6 +22,7 @@ from rich.text import Text
 
 from shared.cli.common import console, fail, get_config, print_json, warn
 from shared.memory import Memory
+from shared.memory.dates import DateError, date_filter
 from shared.memory.lines import LinesError, read_lines
 from shared.status import memory_status
 from shared.workspace import OutsideWorkspaceError
@@ -99,12 +101,31 @@ def reindex(
 def search(
     query: Annotated[str, typer.Argument(help="What to look for.")],
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=100)] = 6,
+    after: Annotated[
+        str | None,
+        typer.Option(
+            "--after",
+            help="Only notes dated on or after: YYYY-MM-DD, YYYY-MM, YYYY, today, yesterday, "
+            "'N days ago'.",
+        ),
+    ] = None,
+    before: Annotated[
+        str | None,
+        typer.Option("--before", help="Only notes dated on or before (same forms as --after)."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Search memory by keywords and meaning; results cite path#Lstart-Lend."""
+    """Search memory by keywords and meaning; results cite path#Lstart-Lend.
+
+    Notes are dated by their daily-log file name or a dated heading; with --after/--before,
+    undated notes (MEMORY.md, knowledge/...) are left out."""
     if not query.strip():
         fail("the query is empty")
-    response = _open_memory().search(query, limit)
+    try:
+        window = date_filter(after, before, date.today())
+    except DateError as exc:
+        fail(str(exc))
+    response = _open_memory().search(query, limit, after=window[0], before=window[1])
     if as_json:
         print_json(response.as_dict())
         return
@@ -118,8 +139,9 @@ def search(
             f"  (keyword {result.keyword_score:.2f}, vector {result.vector_score:.2f})[/]",
             highlight=False,
         )
-        if result.heading:
-            console.print(f"   [cyan]{escape(result.heading)}[/]", highlight=False)
+        if result.heading or result.day:
+            place = " · ".join(p for p in (result.day, result.heading) if p)
+            console.print(f"   [cyan]{escape(place)}[/]", highlight=False)
         for line in result.snippet.splitlines()[:4]:
             console.print(Text("   " + line[:160]))
     console.print(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from shared.config import Config
 from shared.memory import db
 from shared.memory.embedder import Embedder
@@ -16,7 +18,7 @@ from shared.memory.vector_matrix import VectorMatrix
 def make_embedder(config: Config, for_queries: bool = False, ask_workers: bool = False) -> Embedder:
     """`for_queries`: the lean query encoder; `ask_workers`: query vectors from a worker first."""
     embedder = Embedder(config.embedding, config.home / "models", for_queries=for_queries)
-    if ask_workers:
+    if ask_workers and not embedder.served:  # a served model is asked directly
         embedder.query_service = QueryEmbeddingClient(config, embedder.identity.key)
     return embedder
 
@@ -43,8 +45,15 @@ class Memory:
     def sync(self, force: bool = False, progress: Progress | None = None) -> SyncReport:
         return self.index.sync(force=force, progress=progress)
 
-    def search(self, query: str, limit: int | None = None) -> SearchResponse:
-        return self._search.search(query, limit)
+    def search(
+        self,
+        query: str,
+        limit: int | None = None,
+        after: date | None = None,
+        before: date | None = None,
+        max_chars: int | None = None,
+    ) -> SearchResponse:
+        return self._search.search(query, limit, after=after, before=before, max_chars=max_chars)
 
     def stats(self) -> dict:
         return memory_stats(self.config, self.conn)

@@ -14,7 +14,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 # Bump when chunk boundaries change: a different version makes the index re-chunk every file.
-CHUNKER_VERSION = 3
+CHUNKER_VERSION = 5  # 4: date and position (db columns day, seq); 5: the preceding context
+CONTEXT_BLOCK_CHARS = 300  # of each preceding block a chunk is indexed with
 
 HEADING = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.*?)[ \t#]*$")
 FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
@@ -34,6 +35,10 @@ class Chunk:
     end_line: int
     heading: str
     text: str
+    # What comes just before the chunk in its section (the blocks before its first line, up to
+    # CONTEXT_BLOCK_CHARS each): indexed and embedded with the chunk, never cited with it. A
+    # reply makes sense with the question before it; a list item with its lead-in.
+    context: str = ""
 
     @property
     def hash(self) -> str:
@@ -54,10 +59,11 @@ class _Block:
         return self.start + len(self.lines) - 1
 
 
-def chunk_markdown(text: str, max_tokens: int = 128) -> list[Chunk]:
-    """Split markdown into chunks of at most about `max_tokens` tokens each."""
+def chunk_markdown(text: str, max_tokens: int = 128, context_blocks: int = 0) -> list[Chunk]:
+    """Split markdown into chunks of at most about `max_tokens` tokens each, each with the
+    `context_blocks` blocks before it (within its section) as its context."""
     lines = [line.rstrip("\r") for line in text.split("\n")]
-    packer = _Packer(max_tokens, lines)
+    packer = _Packer(max_tokens, lines, context_blocks)
     headings: list[tuple[int, str]] = []
     for block in _blocks(lines):
         if block.heading_level:
@@ -108,9 +114,10 @@ def _blocks(lines: list[str]) -> Iterator[_Block]:
 class _Packer:
     """Accumulates blocks into chunks under the token budget."""
 
-    def __init__(self, max_tokens: int, source: list[str]) -> None:
+    def __init__(self, max_tokens: int, source: list[str], context_blocks: int = 0) -> None:
         self.max_tokens = max_tokens
         self.source = source
+        self.context_blocks = context_blocks
         self.heading = ""
         self.chunks: list[Chunk] = []
         self._first = self._last = 0  # line range taken so far; 0 when empty
@@ -155,10 +162,38 @@ class _Packer:
         if self._first:
             text = self._piece or "\n".join(self.source[self._first - 1 : self._last])
             if text.strip():
-                self.chunks.append(Chunk(self._first, self._last, self.heading, text))
+                context = _context(self.source, self._first, self.context_blocks)
+                self.chunks.append(Chunk(self._first, self._last, self.heading, text, context))
         self._first = self._last = self._tokens = 0
         self._piece = None
         self._has_body = False
+
+
+def _context(source: list[str], first: int, blocks: int) -> str:
+    """The `blocks` blocks (paragraphs, list items) that end before line `first`, stopping at a
+    heading or a fence; each cut to CONTEXT_BLOCK_CHARS."""
+    if not blocks or HEADING.match(source[first - 1]):
+        return ""  # a chunk that opens a section has nothing before it
+    found: list[str] = []
+    current: list[str] = []
+    number = first - 1
+    while number >= 1 and len(found) < blocks:
+        line = source[number - 1]
+        number -= 1
+        if HEADING.match(line) or FENCE.match(line):
+            break
+        if not line.strip():
+            if current:
+                found.append("\n".join(current))
+                current = []
+            continue
+        current.insert(0, line)
+        if LIST_ITEM.match(line):  # a list item starts its block
+            found.append("\n".join(current))
+            current = []
+    if current and len(found) < blocks:
+        found.append("\n".join(current))
+    return "\n".join(block[-CONTEXT_BLOCK_CHARS:] for block in reversed(found))
 
 
 def _split_long_line(line: str, max_tokens: int) -> Iterator[str]:

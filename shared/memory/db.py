@@ -15,7 +15,7 @@ import sqlite_vec
 
 from shared.sqlite_tx import immediate as write_tx
 
-SCHEMA_VERSION = "2"  # 2: vector_log
+SCHEMA_VERSION = "4"  # 2: vector_log; 3: chunks.day and chunks.seq; 4: chunks.context
 VECTOR_LOG_KEEP = 100_000
 BUSY_TIMEOUT_MS = 10_000
 
@@ -43,9 +43,13 @@ CREATE TABLE IF NOT EXISTS chunks (
     text TEXT NOT NULL,
     hash TEXT NOT NULL,
     embed_hash TEXT NOT NULL,
-    has_vector INTEGER NOT NULL DEFAULT 0
+    has_vector INTEGER NOT NULL DEFAULT 0,
+    day TEXT,  -- YYYY-MM-DD the chunk is dated (file name or heading); NULL: undated
+    seq INTEGER NOT NULL DEFAULT 0,  -- position among its file's chunks (0, 1, ...)
+    context TEXT NOT NULL DEFAULT ''  -- the text before it, indexed and embedded with it
 );
 CREATE INDEX IF NOT EXISTS chunks_path ON chunks(path);
+CREATE INDEX IF NOT EXISTS chunks_day ON chunks(day) WHERE day IS NOT NULL;
 CREATE INDEX IF NOT EXISTS chunks_missing_vector ON chunks(has_vector) WHERE has_vector = 0;
 
 -- Contentless: we feed it text prepared for tokenising (CJK split into characters).
@@ -113,6 +117,7 @@ def connect(path: Path, dims: int = 384) -> apsw.Connection:
             # The vector table must exist before the trigger that deletes from it.
             if not _has_table(conn, "chunks_vec"):
                 conn.execute(vector_table_sql(dims))
+            _add_columns(conn)
             conn.execute(SCHEMA)
             set_meta(conn, "schema_version", SCHEMA_VERSION)
     if get_meta(conn, "generation") is None:  # tells a rebuilt database from this one
@@ -150,6 +155,24 @@ def recreate_vector_table(conn: apsw.Connection, dims: int) -> None:
     conn.execute("DROP TABLE IF EXISTS chunks_vec")
     conn.execute(vector_table_sql(dims))
     conn.execute("UPDATE chunks SET has_vector = 0")
+
+
+# Columns added after the first release: (table, column, definition). Old databases get them
+# with ALTER TABLE; the chunker version that came with them re-chunks every file to fill them.
+ADDED_COLUMNS = [
+    ("chunks", "day", "TEXT"),
+    ("chunks", "seq", "INTEGER NOT NULL DEFAULT 0"),
+    ("chunks", "context", "TEXT NOT NULL DEFAULT ''"),
+]
+
+
+def _add_columns(conn: apsw.Connection) -> None:
+    for table, column, definition in ADDED_COLUMNS:
+        if not _has_table(conn, table):
+            continue  # a new database: SCHEMA creates the table with every column
+        columns = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+        if column not in columns:
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
 
 
 def _has_table(conn: apsw.Connection, name: str) -> bool:

@@ -1,13 +1,20 @@
-"""Text embeddings with fastembed, loaded lazily and only by the processes that need them.
+"""Text embeddings, loaded lazily and only by the processes that need them.
 
-The model's identity (name + a fingerprint of the weights) is recorded in the index, so a change
-of model is detected and never mixes vectors from two models.
+`[embedding] provider` picks who makes them: fastembed in this process (the default), or a
+served engine through litellm's embedding API: any OpenAI-compatible endpoint ("openai") or
+Ollama ("ollama"), for a bigger model or a shared machine.
+
+The model's identity (name + a fingerprint of the weights; for a served model, of where it is
+served) is recorded in the index, so a change of model is detected and never mixes vectors from
+two models. A served model could change behind the same name: a probe text's vector is stored
+with the index and compared again by every sync and, once a minute, by searches.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import threading
 import time
@@ -26,6 +33,11 @@ from shared.memory.query_service import QueryEmbeddingClient, wait_until_reachab
 QUERY_CACHE_SIZE = 512
 WORKER_CHECK_SECONDS = 1.0  # while the API embeds queries itself: how often it looks for a worker
 STILL_LOADING = "the embedding model is still loading"
+PROVIDERS = ("fastembed", "openai", "ollama")
+PROBE_TEXT = "LocalGPT embedding probe: the quick brown fox jumps over the lazy dog."
+PROBE_MIN_COSINE = 0.99  # the same model gives the same probe vector, up to float noise
+PROBE_RECHECK_SECONDS = 60.0
+SERVED_RETRY_SECONDS = 30.0  # after a served engine failed to answer
 log = get_logger("embedder")
 
 
@@ -44,9 +56,19 @@ class ModelIdentity:
 
 
 def model_identity(config: EmbeddingConfig) -> ModelIdentity:
-    """Identify the configured weights cheaply (size + head of model.onnx), without loading them."""
+    """Identify the configured weights cheaply (size + head of model.onnx), without loading them;
+    a served model by provider, name and server. Text prefixes change the vectors: they are
+    part of the identity when set."""
+    name = config.model
+    if config.query_prefix or config.document_prefix:
+        name += f"|q={config.query_prefix!r}|d={config.document_prefix!r}"
+    if config.provider != "fastembed":
+        where = f"{config.provider}:{_api_base(config)}"
+        return ModelIdentity(
+            f"{config.provider}/{name}", hashlib.sha256(where.encode()).hexdigest()[:16]
+        )
     if not config.model_path:
-        return ModelIdentity(config.model, "catalogue")
+        return ModelIdentity(name, "catalogue")
     onnx = Path(config.model_path).expanduser() / "model.onnx"
     try:
         with open(onnx, "rb") as handle:
@@ -54,7 +76,7 @@ def model_identity(config: EmbeddingConfig) -> ModelIdentity:
         digest = hashlib.sha256(head + str(onnx.stat().st_size).encode()).hexdigest()[:16]
     except OSError:
         digest = "missing"
-    return ModelIdentity(config.model, digest)
+    return ModelIdentity(name, digest)
 
 
 class Embedder:
@@ -83,6 +105,48 @@ class Embedder:
         self._warming: threading.Thread | None = None
         self._warm_up_lock = threading.Lock()
         self._watching_for_worker = False  # a thread waits to hand queries back to a worker
+        self._probe_checked: tuple[float, str | None, str | None] | None = None
+        self._failed_at = 0.0  # a served engine that did not answer is asked again later
+
+    def _retry_due(self) -> bool:
+        """A missing model file stays missing; a server may come back: ask it again."""
+        return self.served and time.monotonic() - self._failed_at >= SERVED_RETRY_SECONDS
+
+    @property
+    def served(self) -> bool:
+        """Whether the vectors come from a served engine (openai/ollama), not this process."""
+        return self.config.provider != "fastembed"
+
+    def probe(self) -> list[float] | None:
+        """A served model's vector for a fixed text (None for in-process models, whose weights
+        the identity already fingerprints)."""
+        if not self.served:
+            return None
+        vector = self._embed_raw([PROBE_TEXT])[0]
+        return [round(float(x), 6) for x in vector]
+
+    def check_probe(self, stored: str | None) -> str | None:
+        """Why a served model's vectors must not be used with an index whose stored probe is
+        `stored` (the model changed behind its name), or None. Checked once a minute."""
+        if not self.served or stored is None:
+            return None
+        now = time.monotonic()
+        cached = self._probe_checked
+        if cached is not None and cached[1] == stored and now - cached[0] < PROBE_RECHECK_SECONDS:
+            return cached[2]
+        try:
+            reason = (
+                None
+                if probes_match(stored, self.probe())
+                else (
+                    f"the model served as {self.identity.name} changed since the index was built;"
+                    " run `localgpt memory reindex`"
+                )
+            )
+        except EmbedderUnavailable as exc:
+            reason = str(exc)
+        self._probe_checked = (now, stored, reason)
+        return reason
 
     @property
     def dims(self) -> int:
@@ -172,6 +236,10 @@ class Embedder:
 
     def embed(self, texts: list[str]) -> np.ndarray:
         """Embed passages; returns a float32 array of shape (len(texts), dims), L2-normalised."""
+        prefix = self.config.document_prefix
+        return self._embed_raw([prefix + t for t in texts] if prefix else texts)
+
+    def _embed_raw(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dims), dtype=np.float32)
         return self._embed_with(self._load(), texts)
@@ -203,7 +271,7 @@ class Embedder:
         elif model is not None:
             vector = self._embed_with(model, [text])[0]
         else:
-            vector = self.embed([text])[0]
+            vector = self._embed_raw([self.config.query_prefix + text])[0]
         with self._cache_lock:
             if len(self._query_cache) >= QUERY_CACHE_SIZE:
                 self._query_cache.pop(next(iter(self._query_cache)))
@@ -213,16 +281,108 @@ class Embedder:
     def _load(self):
         if self._model is not None:
             return self._model
-        if self._error is not None:
+        if self._error is not None and not self._retry_due():
             raise EmbedderUnavailable(self._error)
         with self._lock:
-            if self._model is None and self._error is None:
-                self._model, self._error = _load_fastembed(
-                    self.config, self.cache_dir, self.for_queries
-                )
+            if self._model is None and (self._error is None or self._retry_due()):
+                if self.served:
+                    self._model, self._error = _load_served(self.config)
+                    self._failed_at = time.monotonic()
+                else:
+                    self._model, self._error = _load_fastembed(
+                        self.config, self.cache_dir, self.for_queries
+                    )
         if self._model is None:
             raise EmbedderUnavailable(self._error)
         return self._model
+
+
+def probes_match(stored: str, current: list[float] | None) -> bool:
+    """Whether a stored probe vector (JSON) and a fresh one come from the same model."""
+    if current is None:
+        return True
+    try:
+        old = np.asarray(json.loads(stored), dtype=np.float32)
+    except (ValueError, TypeError):
+        return False
+    new = np.asarray(current, dtype=np.float32)
+    if old.shape != new.shape:
+        return False
+    norms = float(np.linalg.norm(old) * np.linalg.norm(new)) or 1.0
+    return float(old @ new) / norms >= PROBE_MIN_COSINE
+
+
+def _api_base(config: EmbeddingConfig) -> str:
+    base = config.api_base.strip().rstrip("/")
+    if not base and config.provider == "ollama":
+        base = "http://localhost:11434"
+    return base
+
+
+class ServedEmbeddings:
+    """An embeddings endpoint (OpenAI-compatible or Ollama) behind fastembed's `embed`
+    signature, through litellm. Vectors are returned L2-normalised, in input order."""
+
+    def __init__(self, config: EmbeddingConfig) -> None:
+        os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no fetch on import
+        import litellm
+
+        litellm.suppress_debug_info = True  # no "Give Feedback" banners on stdout
+        self._litellm = litellm
+        self.config = config
+        self.model = f"{config.provider}/{config.model}"
+        self.api_base = _api_base(config) or None
+        key = os.environ.get(config.api_key_env) if config.api_key_env else None
+        if config.provider == "openai" and key is None and self.api_base:
+            key = "none"  # local OpenAI-compatible servers need no key; the client wants one
+        self.api_key = key
+        self.embedding_size = len(self._call([PROBE_TEXT])[0])
+
+    def embed(self, texts: list[str], batch_size: int = 32):
+        for start in range(0, len(texts), max(1, batch_size)):
+            yield from self._call(texts[start : start + max(1, batch_size)])
+
+    def _call(self, texts: list[str]) -> list[np.ndarray]:
+        try:
+            response = self._litellm.embedding(
+                model=self.model,
+                input=texts,
+                api_base=self.api_base,
+                api_key=self.api_key,
+                timeout=self.config.timeout,
+            )
+        except Exception as exc:  # litellm maps every failure to its own exception types
+            raise EmbedderUnavailable(
+                f"embedding server {self.api_base or self.config.provider} failed: "
+                f"{exc.__class__.__name__}: {str(exc)[:300]}"
+            ) from exc
+        data = sorted(response.data, key=lambda item: _field(item, "index"))
+        vectors = [np.asarray(_field(item, "embedding"), dtype=np.float32) for item in data]
+        if len(vectors) != len(texts):
+            raise EmbedderUnavailable(
+                f"embedding server returned {len(vectors)} vectors for {len(texts)} texts"
+            )
+        return [v / (np.linalg.norm(v) or 1.0) for v in vectors]
+
+
+def _field(item, name: str):
+    return item[name] if isinstance(item, dict) else getattr(item, name)
+
+
+def _load_served(config: EmbeddingConfig):
+    """Return (model, None) or (None, reason): a served engine answering a probe."""
+    if config.provider not in PROVIDERS:
+        return None, (
+            f"unknown embedding provider {config.provider!r}; use one of {', '.join(PROVIDERS)}"
+        )
+    if config.provider == "openai" and not config.api_base and not config.api_key_env:
+        return None, "the openai embedding provider needs [embedding] api_base or api_key_env"
+    try:
+        return ServedEmbeddings(config), None
+    except EmbedderUnavailable as exc:
+        return None, str(exc)
+    except Exception as exc:  # an import problem: say so, never crash a search
+        return None, f"cannot use embedding provider {config.provider}: {exc}"
 
 
 def _load_fastembed(config: EmbeddingConfig, cache_dir: Path | None, for_queries: bool):

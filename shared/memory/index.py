@@ -9,6 +9,7 @@ whenever the same text was embedded before (renames and unchanged passages cost 
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -21,7 +22,8 @@ from shared.config import Config
 from shared.logs import get_logger
 from shared.memory import db
 from shared.memory.chunker import CHUNKER_VERSION, Chunk, chunk_markdown
-from shared.memory.embedder import Embedder, EmbedderUnavailable
+from shared.memory.dates import find_date, note_date, spoken
+from shared.memory.embedder import Embedder, EmbedderUnavailable, probes_match
 from shared.memory.files import (
     DiskFile,
     ReadFile,
@@ -87,6 +89,7 @@ class MemoryIndex:
         self.conn = conn or db.connect(config.memory_db)
         self.max_bytes = int(config.memory.max_file_mb * 1_000_000)
         self.chunk_tokens = config.memory.chunk_tokens
+        self.context_blocks = config.memory.context_blocks
 
     # -- public ---------------------------------------------------------------------------
 
@@ -177,22 +180,37 @@ class MemoryIndex:
             return
         try:
             dims = self.embedder.dims
+            probe = self.embedder.probe()  # a served model: its vector for a fixed text
         except EmbedderUnavailable as exc:
             report.vectors_disabled = str(exc)
             log.warning("embedding_unavailable", reason=str(exc))
             return
         current = self.embedder.identity.key
         stored = db.get_meta(self.conn, "embedding_model")
-        if stored == current and db.vector_dims(self.conn) == dims:
+        stored_probe = db.get_meta(self.conn, "embedding_probe")
+        same_probe = stored_probe is None or probes_match(stored_probe, probe)
+        if stored == current and db.vector_dims(self.conn) == dims and same_probe:
+            if probe is not None and stored_probe is None:
+                with db.write_tx(self.conn):
+                    db.set_meta(self.conn, "embedding_probe", json.dumps(probe))
             return
         with db.write_tx(self.conn):
             if stored is not None and stored != current:
                 report.model_rebuild = f"embedding model changed from {stored} to {current}"
                 log.warning("embedding_model_changed", previous=stored, current=current)
-            if stored != current or db.vector_dims(self.conn) != dims:
+            elif stored is not None and not same_probe:
+                report.model_rebuild = f"the model served as {current} gives other vectors now"
+                log.warning("embedding_model_changed", previous=stored, current=current)
+            if stored != current or db.vector_dims(self.conn) != dims or not same_probe:
                 db.recreate_vector_table(self.conn, dims)
+                # Cached vectors under this name came from the model that was replaced.
+                self.conn.execute("DELETE FROM embedding_cache WHERE model = ?", (current,))
             db.set_meta(self.conn, "embedding_model", current)
             db.set_meta(self.conn, "embedding_dims", str(dims))
+            if probe is not None:
+                db.set_meta(self.conn, "embedding_probe", json.dumps(probe))
+            else:
+                self.conn.execute("DELETE FROM meta WHERE key = 'embedding_probe'")
 
     def _vectors_enabled(self, report: SyncReport) -> bool:
         return self.embedder is not None and report.vectors_disabled is None
@@ -200,7 +218,7 @@ class MemoryIndex:
     # -- chunking version -----------------------------------------------------------------
 
     def _chunking_key(self) -> str:
-        return f"{CHUNKER_VERSION}:{self.chunk_tokens}"
+        return f"{CHUNKER_VERSION}:{self.chunk_tokens}:{self.context_blocks}"
 
     def _chunking_changed(self) -> bool:
         stored = db.get_meta(self.conn, "chunking")
@@ -255,7 +273,7 @@ class MemoryIndex:
             self._touch(rel, read)  # same content, new mtime (e.g. `touch`): nothing to re-embed
             report.files_unchanged += 1
             return None
-        chunks = chunk_markdown(read.text, self.chunk_tokens)
+        chunks = chunk_markdown(read.text, self.chunk_tokens, self.context_blocks)
         texts = [embed_text(rel, c) for c in chunks]
         hashes = [_sha(t) for t in texts]
         return _Pending(rel, read, chunks, texts, hashes)
@@ -343,11 +361,12 @@ class MemoryIndex:
             " indexed_at = excluded.indexed_at",
             (item.path, item.read.size, item.read.mtime_ns, item.read.hash, CHUNKER_VERSION, now),
         )
-        for chunk, ehash in zip(item.chunks, item.embed_hashes, strict=True):
+        for seq, (chunk, ehash) in enumerate(zip(item.chunks, item.embed_hashes, strict=True)):
             vector = vectors.get(ehash)
+            day = chunk_day(item.path, chunk)
             conn.execute(
                 "INSERT INTO chunks(path, start_line, end_line, heading, text, hash, embed_hash,"
-                " has_vector) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                " has_vector, day, seq, context) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     item.path,
                     chunk.start_line,
@@ -357,12 +376,20 @@ class MemoryIndex:
                     chunk.hash,
                     ehash,
                     int(vector is not None),
+                    day.isoformat() if day else None,
+                    seq,
+                    chunk.context,
                 ),
             )
             chunk_id = conn.last_insert_rowid()
             conn.execute(
                 "INSERT INTO chunks_fts(rowid, body, heading, path) VALUES (?, ?, ?, ?)",
-                (chunk_id, fts_text(chunk.text), fts_text(chunk.heading), _path_words(item.path)),
+                (
+                    chunk_id,
+                    fts_text(f"{chunk.context}\n{chunk.text}" if chunk.context else chunk.text),
+                    fts_text(chunk_context(item.path, chunk)),
+                    _path_words(item.path),
+                ),
             )
             if vector is not None:
                 conn.execute(
@@ -416,13 +443,13 @@ class MemoryIndex:
         progress("chunks", 0, total)
         while True:
             rows = self.conn.execute(
-                "SELECT id, embed_hash, path, start_line, end_line, heading, text FROM chunks"
-                " WHERE has_vector = 0 LIMIT ?",
+                "SELECT id, embed_hash, path, start_line, end_line, heading, text, context"
+                " FROM chunks WHERE has_vector = 0 LIMIT ?",
                 (BATCH_CHUNKS,),
             ).fetchall()
             if not rows:
                 return
-            wanted = {r[1]: embed_text(r[2], Chunk(r[3], r[4], r[5], r[6])) for r in rows}
+            wanted = {r[1]: embed_text(r[2], Chunk(r[3], r[4], r[5], r[6], r[7])) for r in rows}
             vectors = self._vectors_by_hash(wanted, report)
             if report.vectors_disabled:
                 return
@@ -439,9 +466,26 @@ class MemoryIndex:
 
 
 def embed_text(path: str, chunk: Chunk) -> str:
-    """What the model sees for a chunk: where it sits (file and headings), then its text."""
-    context = chunk.heading or Path(path).stem
-    return f"{context}\n{chunk.text}"
+    """What the model sees for a chunk: where it sits (day, file and headings), what comes
+    just before it, then its text."""
+    parts = [chunk_context(path, chunk), chunk.context, chunk.text]
+    return "\n".join(part for part in parts if part)
+
+
+def chunk_day(path: str, chunk: Chunk):
+    """The date a chunk belongs to (innermost dated heading, else the daily log's file name)."""
+    return note_date(path, chunk.heading.split(" › ") if chunk.heading else [])
+
+
+def chunk_context(path: str, chunk: Chunk) -> str:
+    """A chunk's heading path, led by its day in words when no heading already says it (a
+    daily log `memory/2026-11-20.md` gets "Friday 20 November 2026"). Indexed and embedded
+    with the chunk, so "what did I do in November" can match by keyword and by meaning."""
+    day = chunk_day(path, chunk)
+    context = chunk.heading or ("" if day else Path(path).stem)
+    if day is not None and find_date(chunk.heading) is None:
+        context = f"{spoken(day)} › {context}" if context else spoken(day)
+    return context
 
 
 def _differs(disk: DiskFile, known) -> bool:

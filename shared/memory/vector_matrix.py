@@ -70,9 +70,16 @@ class VectorMatrix:
         """Chunks held (live rows)."""
         return len(self._slot)
 
-    def nearest(self, conn: apsw.Connection, query: np.ndarray, k: int) -> dict[int, float] | None:
-        """chunk id -> cosine similarity of the k most similar chunks; None if the stored
-        vectors do not have the query's dimensions (a model change in progress)."""
+    def nearest(
+        self,
+        conn: apsw.Connection,
+        query: np.ndarray,
+        k: int,
+        allowed: np.ndarray | None = None,
+    ) -> dict[int, float] | None:
+        """chunk id -> cosine similarity of the k most similar chunks (among `allowed` chunk
+        ids, when given); None if the stored vectors do not have the query's dimensions (a
+        model change in progress)."""
         self.refresh(conn)
         rows = self._rows
         if rows.count == 0:
@@ -83,6 +90,8 @@ class VectorMatrix:
         # query @ (dims x count): 2.3x faster than (count x dims) @ query in OpenBLAS.
         scores = (query / (norm or 1.0)).astype(np.float32) @ rows.matrix[:, : rows.count]
         scores[~rows.live[: rows.count]] = -np.inf
+        if allowed is not None:
+            scores[~np.isin(rows.ids[: rows.count], allowed)] = -np.inf
         k = min(k, rows.count)
         top = np.argpartition(scores, rows.count - k)[rows.count - k :]
         return {int(rows.ids[i]): float(scores[i]) for i in top if scores[i] != -np.inf}
