@@ -309,7 +309,7 @@ export class MemoryView {
         const job = await api(`/api/jobs/${encodeURIComponent(id)}`);
         this.reindexState.textContent =
           job.state === 'failed' ? `reindex failed: ${job.last_error}` : `reindex ${job.state}`;
-        if (job.state === 'done' || job.state === 'failed') break;
+        if (!['queued', 'running'].includes(job.state)) break;
         await new Promise((r) => setTimeout(r, 500));
       }
       this.refreshStats();
