@@ -97,3 +97,9 @@ def cancel_job(ledger: JobLedger, job_id: str) -> Job:
     if job.state == "running" and job.kind not in MODEL_KINDS:
         raise JobError(f"job {job_id} is a running {job.kind}; index jobs finish what they began")
     return ledger.cancel(job_id)
+
+
+def latest_run(ledger: JobLedger, kind: str) -> dict[str, Any] | None:
+    """The newest job of a kind (e.g. the last heartbeat run: its state from the ledger)."""
+    jobs = ledger.list(kind=kind, limit=1)
+    return job_view(jobs[0], full=False) if jobs else None

@@ -68,9 +68,9 @@ def _queue_meta(conn: sqlite3.Connection) -> None:
     )
 
 
-def queue_generation(config: Config) -> str:
+def queue_generation(config: Config, timeout: float = HUEY_TIMEOUT) -> str:
     """The random id of this queue file: a rebuilt file has a new one."""
-    conn = connect(config.queue_db)
+    conn = connect(config.queue_db, int(timeout * 1000))
     try:
         migrate(conn, [_queue_meta])
         return conn.execute("SELECT value FROM localgpt_queue WHERE key = 'generation'").fetchone()[
@@ -93,7 +93,12 @@ class Queue:
         self.ledger = JobLedger(config.jobs_db, ledger_busy_ms)
         import_legacy(config, self.ledger)
         self.huey = open_huey(config, huey_timeout)
+        self._huey_timeout = huey_timeout
         self._generation: str | None = None
+        try:  # read once, while Huey has just opened the file
+            self._generation = queue_generation(config, huey_timeout)
+        except sqlite3.OperationalError as exc:  # read again when first needed
+            log.warning("queue_generation_unread", error=str(exc))
         self._runner = runner
         # Registered under a fixed name so producers and consumers agree on it.
         self.deliver = self.huey.task(name="localgpt.run_job")(self._run_job)
@@ -101,7 +106,7 @@ class Queue:
     @property
     def generation(self) -> str:
         if self._generation is None:
-            self._generation = queue_generation(self.config)
+            self._generation = queue_generation(self.config, self._huey_timeout)
         return self._generation
 
     def _run_job(self, job_id: str) -> None:
