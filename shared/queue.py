@@ -237,12 +237,16 @@ def import_legacy(config: Config, ledger: JobLedger) -> None:
     if ledger.get_meta("legacy_imported") == "1":
         return
     tasks_db = config.legacy_tasks_db
-    with ledger.transaction() as conn:
-        if conn.execute("SELECT 1 FROM meta WHERE key = 'legacy_imported'").fetchone():
-            return
-        imported = _import_tasks(conn, tasks_db) if tasks_db.is_file() else 0
-        imported += _import_old_ledger(conn, config)
-        conn.execute("INSERT INTO meta (key, value) VALUES ('legacy_imported', '1')")
+    try:
+        with ledger.transaction() as conn:
+            if conn.execute("SELECT 1 FROM meta WHERE key = 'legacy_imported'").fetchone():
+                return
+            imported = _import_tasks(conn, tasks_db) if tasks_db.is_file() else 0
+            imported += _import_old_ledger(conn, config)
+            conn.execute("INSERT INTO meta (key, value) VALUES ('legacy_imported', '1')")
+    except _Unreadable as exc:  # nothing imported, nothing renamed: the next start retries
+        log.warning("legacy_tasks_unreadable", error=str(exc))
+        return
     if tasks_db.is_file():
         for suffix in ("-wal", "-shm"):
             tasks_db.with_name(tasks_db.name + suffix).unlink(missing_ok=True)
@@ -259,15 +263,19 @@ def _epoch(iso: str | None) -> float | None:
     return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
 
 
+class _Unreadable(Exception):
+    pass
+
+
 def _import_tasks(conn: sqlite3.Connection, path) -> int:
-    old = connect_readonly(path)
     try:
-        rows = old.execute("SELECT * FROM tasks").fetchall()
-    except sqlite3.Error as exc:  # not a tasks file we know: leave it alone, say so
-        log.warning("legacy_tasks_unreadable", path=str(path), error=str(exc))
-        return 0
-    finally:
-        old.close()
+        old = connect_readonly(path)
+        try:
+            rows = old.execute("SELECT * FROM tasks").fetchall()
+        finally:
+            old.close()
+    except sqlite3.Error as exc:  # locked, or not a tasks file we know: try again next start
+        raise _Unreadable(f"{path}: {exc}") from None
     count = 0
     for row in rows:
         task = dict(row)
@@ -310,7 +318,11 @@ def _import_old_ledger(conn: sqlite3.Connection, config: Config) -> int:
     """The previous ledger lived in queue.db; its unfinished and recent jobs come along."""
     if not config.queue_db.is_file():
         return 0
-    old = connect_readonly(config.queue_db)
+    try:
+        old = connect_readonly(config.queue_db)
+    except sqlite3.Error as exc:
+        log.warning("legacy_ledger_unreadable", error=str(exc))
+        return 0
     try:
         if not old.execute("SELECT 1 FROM sqlite_master WHERE name = 'jobs'").fetchone():
             return 0

@@ -159,3 +159,14 @@ def test_the_sessions_list_holds_conversations_with_messages_only(config):
     assert [(s.info.id, s.job_id) for s in tasks] == [(task.session_id, task.id)]
     assert [s.info.id for s in list_sessions(config, "heartbeat")] == ["heartbeat-12"]
     assert len(list_sessions(config, "all")) == 3
+
+
+def test_an_unreadable_tasks_file_is_left_alone_and_tried_again(config):
+    config.legacy_tasks_db.write_bytes(b"not a database" * 100)
+    queue = Queue(config)  # starts all the same
+    assert list_tasks(config) == [] and config.legacy_tasks_db.is_file()
+    assert queue.ledger.get_meta("legacy_imported") is None
+    config.legacy_tasks_db.unlink()
+    _old_tasks_db(config.legacy_tasks_db)
+    Queue(config)
+    assert len(list_tasks(config)) == 3
