@@ -161,6 +161,12 @@ class HeartbeatConfig:
 
 
 @dataclass
+class CronConfig:
+    catch_up: bool = True  # a run missed while the system was down runs once at start
+    max_jobs: int = 1000  # scheduled jobs at most (more is refused with a clear error)
+
+
+@dataclass
 class Config:
     home: Path
     workspace: WorkspaceConfig = field(default_factory=WorkspaceConfig)
@@ -173,6 +179,7 @@ class Config:
     llm: LLMConfig = field(default_factory=LLMConfig)
     local_llm: LocalLLMConfig = field(default_factory=LocalLLMConfig)
     agent: AgentConfig = field(default_factory=AgentConfig)
+    cron: CronConfig = field(default_factory=CronConfig)
     # Where each key set by the user came from ("llm.model" -> the file or "$LOCALGPT_LLM_MODEL"):
     # a key missing here has its built-in default, e.g. no [llm] model means "choose for me".
     sources: dict[str, str] = field(default_factory=dict, repr=False)
@@ -196,7 +203,13 @@ class Config:
         return self.data_dir / "memory.db"
 
     @property
+    def jobs_db(self) -> Path:
+        """The job ledger: the one record of background work, and the schedules."""
+        return self.data_dir / "jobs.db"
+
+    @property
     def queue_db(self) -> Path:
+        """Huey's delivery queue: job ids only, rebuilt from the ledger if lost."""
         return self.data_dir / "queue.db"
 
     @property
@@ -204,8 +217,35 @@ class Config:
         return self.data_dir / "heartbeat.db"
 
     @property
-    def tasks_db(self) -> Path:
+    def legacy_tasks_db(self) -> Path:
+        """Where tasks lived before the ledger; read once to migrate them."""
         return self.data_dir / "tasks.db"
+
+    @property
+    def locks_dir(self) -> Path:
+        return self.data_dir / "locks"
+
+    @property
+    def query_service_dir(self) -> Path:
+        """The worker's query-vector socket (private, mode 0700)."""
+        return self.data_dir / "run"
+
+    @property
+    def token_file(self) -> Path:
+        return self.home / "token"
+
+    @property
+    def login_code_file(self) -> Path:
+        return self.home / "login-code"
+
+    @property
+    def daemon_dir(self) -> Path:
+        """`localgpt daemon`'s pid file and logs of the processes it started."""
+        return self.home / "run"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.home / "models"
 
     @property
     def backups_dir(self) -> Path:
@@ -230,12 +270,13 @@ class Config:
             "config_file": str(self.config_file),
             "workspace": str(self.workspace_dir),
             "memory_db": str(self.memory_db),
+            "jobs_db": str(self.jobs_db),
             "queue_db": str(self.queue_db),
             "heartbeat_db": str(self.heartbeat_db),
-            "tasks_db": str(self.tasks_db),
             "backups": str(self.backups_dir),
             "sessions": str(self.sessions_dir),
             "logs": str(self.logs_dir),
+            "models": str(self.models_dir),
         }
         return out
 

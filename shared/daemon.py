@@ -194,7 +194,7 @@ class Daemon:
     def __init__(self, config: Config, procfile: Path | None = None) -> None:
         self.config = config
         self._procfile = procfile
-        self.run_dir = config.home / "run"
+        self.run_dir = config.daemon_dir
         self.pid_file = self.run_dir / "daemon.json"
 
     @property

@@ -22,7 +22,7 @@ MAX_CODE_CHARS = 200
 
 
 def code_path(config: Config) -> Path:
-    return config.home / "login-code"
+    return config.login_code_file
 
 
 def issue_code(config: Config, ttl: float = CODE_TTL_SECONDS) -> str:

@@ -13,7 +13,7 @@ from shared.durable import atomic_write
 
 
 def token_path(config: Config) -> Path:
-    return config.home / "token"
+    return config.token_file
 
 
 def ensure_token(config: Config) -> str:

@@ -214,7 +214,9 @@ def test_reindex_is_queued_and_a_worker_completes_it(api):
     assert response.status_code == 202
     job_id = response.json()["job_id"]
     wait_for(
-        lambda: client.get(f"/api/jobs/{job_id}").json()["state"] == "done", 60, "the reindex job"
+        lambda: client.get(f"/api/jobs/{job_id}").json()["state"] == "succeeded",
+        60,
+        "the reindex job",
     )
     stats = client.get("/api/memory/stats").json()
     for key in (

@@ -36,10 +36,10 @@ def test_heartbeat_process_records_decisions_and_enqueues_one_run(tmp_path, serv
 
     write(config.workspace_dir / "HEARTBEAT.md", "# HEARTBEAT.md\n\n- [ ] Check the inbox\n")
     queue = Queue(config)
-    wait_for(lambda: queue.ledger.active_of_kind("heartbeat_run") == 1, 30, "a queued run")
+    wait_for(lambda: queue.ledger.active_of_kind("heartbeat") == 1, 30, "a queued run")
     # No worker runs it, so later ticks find a run in flight and skip as busy, not enqueue.
     wait_for(lambda: any(d["kind"] == "busy" for d in decisions(env)), 30, "a busy decision")
-    assert queue.ledger.active_of_kind("heartbeat_run") == 1
+    assert queue.ledger.active_of_kind("heartbeat") == 1
     status = json.loads(run_cli("heartbeat", "status", "--json", env=env).stdout)
     assert status["enabled"] is True and status["window_open"] is True
 

@@ -6,7 +6,10 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from shared.jobs import retry_delay
+from shared.ledger import JobError
 from shared.queue import Queue
 
 
@@ -25,9 +28,10 @@ def test_a_job_is_claimed_once_and_finishes(config):
     worker = queue.ledger.register_worker()
     assert queue.ledger.claim(job_id, worker).attempts == 1
     assert queue.ledger.claim(job_id, worker) is None, "a duplicate delivery does not run it"
-    queue.ledger.finish(job_id, {"files_indexed": 3})
-    assert queue.ledger.get(job_id).state == "done"
-    assert queue.ledger.counts() == {"done": 1}
+    queue.ledger.finish(job_id, summary={"files_indexed": 3})
+    assert queue.ledger.get(job_id).state == "succeeded"
+    assert queue.ledger.get(job_id).summary == {"files_indexed": 3}
+    assert queue.ledger.counts() == {"succeeded": 1}
 
 
 def test_jobs_of_a_killed_worker_are_handed_out_again(config):
@@ -40,11 +44,12 @@ def test_jobs_of_a_killed_worker_are_handed_out_again(config):
         "ledger = JobLedger(Path(sys.argv[1])); token = ledger.register_worker();"
         "assert ledger.claim(sys.argv[2], token)"
     )
-    subprocess.run([sys.executable, "-c", script, str(config.queue_db), job_id], check=True)
+    subprocess.run([sys.executable, "-c", script, str(config.jobs_db), job_id], check=True)
     assert queue.ledger.get(job_id).state == "running"
     assert queue.recover() == [job_id]
     job = queue.ledger.get(job_id)
     assert job.state == "queued" and "worker stopped" in job.last_error
+    assert job.delivered_to == queue.generation
     assert queue.held_job_ids() == {job_id}
 
 
@@ -89,10 +94,18 @@ def test_backoff_doubles(config):
     assert [retry_delay(config, n) for n in (1, 2, 3)] == [1.5, 3.0, 6.0]
 
 
-def test_cancel_only_affects_queued_jobs_and_prune_keeps_active_ones(config):
+def test_cancel_stops_queued_and_running_jobs_and_prune_keeps_active_ones(config):
     queue = Queue(config)
-    waiting, running = queue.enqueue("reconcile"), queue.enqueue("reconcile")
-    queue.ledger.claim(running, queue.ledger.register_worker())
-    assert queue.ledger.cancel(waiting) and not queue.ledger.cancel(running)
-    assert queue.ledger.prune(older_than_seconds=-1) == 1
-    assert queue.ledger.get(running).state == "running"
+    waiting, running, busy = (queue.enqueue("reconcile") for _ in range(3))
+    token = queue.ledger.register_worker()
+    queue.ledger.claim(running, token)
+    queue.ledger.claim(busy, token)
+    assert queue.ledger.cancel(waiting).state == "cancelled"
+    stopped = queue.ledger.cancel(running)
+    assert stopped.state == "cancelled" and stopped.last_error == "stopped while running"
+    assert queue.ledger.claim(waiting, token) is None, "a cancelled job never starts"
+    assert not queue.ledger.finish(running), "a stopped job's late result is not recorded"
+    with pytest.raises(JobError, match="only queued or running"):
+        queue.ledger.cancel(waiting)
+    assert queue.ledger.prune(older_than_seconds=-1) == 2
+    assert queue.ledger.get(busy).state == "running"

@@ -202,7 +202,10 @@ def test_kill_9_mid_reindex_then_restart_converges(tmp_path, xprocess, services,
 
     services("lg-kill-worker", ["run", "worker", "--threads", "1"], env, "worker_ready")
     wait_for(
-        lambda: queue.ledger.get(job_id).state == "done", 300, "the job to complete", interval=0.5
+        lambda: queue.ledger.get(job_id).state == "succeeded",
+        300,
+        "the job to complete",
+        interval=0.5,
     )
     job = queue.ledger.get(job_id)
     assert job.attempts == 2

@@ -9,8 +9,8 @@ import sqlite3
 
 import pytest
 
-from shared import tasks
 from shared.config import load_config
+from shared.ledger import JobLedger
 from shared.tasks import TaskError, cancel_task, create_task, get_task, list_tasks, run_task
 
 
@@ -33,9 +33,12 @@ def test_create_get_list_and_cancel(config):
         cancel_task(config, task.id)
     # a cancelled task is never started
     assert run_task(config, task.id).status == "cancelled"
-    assert config.tasks_db.is_file()
-    with sqlite3.connect(config.tasks_db) as conn:
+    # tasks are jobs in the one ledger: no tasks.db any more
+    assert not config.legacy_tasks_db.exists()
+    with sqlite3.connect(config.jobs_db) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        kinds = conn.execute("SELECT DISTINCT kind FROM jobs").fetchall()
+    assert kinds == [("task",)]
 
 
 @pytest.mark.parametrize(
@@ -71,8 +74,9 @@ def test_a_failing_model_marks_the_task_failed_with_a_one_line_error(config, mon
 
 def _claim_all(home: str, ids: list[str], out) -> None:
     os.environ["LOCALGPT_HOME"] = home
-    config = load_config()
-    out.put([i for i in ids if tasks._claim(config, i)])
+    ledger = JobLedger(load_config().jobs_db)
+    token = ledger.register_worker()
+    out.put([i for i in ids if ledger.claim(i, token)])
 
 
 def test_two_workers_never_claim_the_same_task(config):

@@ -622,7 +622,7 @@ def test_every_view_fits_a_phone_screen(tab, web, artifacts):
     t.page.wait_for_selector("#login-token")
     t.shot(artifacts, "login-phone")
     t.sign_in("chat")
-    for view in ("chat", "memory", "tasks", "heartbeat"):
+    for view in ("chat", "memory", "tasks", "heartbeat", "jobs", "cron"):
         t.page.click(f"nav a[data-view={view}]")
         t.page.wait_for_selector(f".view[data-view={view}]:not([hidden])")
         t.page.wait_for_timeout(300)
@@ -687,4 +687,63 @@ def test_a_streaming_reply_can_be_stopped(tab, web, llm):
     assert "Stopped." in t.page.text_content(".msg.assistant")
     assert t.page.is_hidden("button:has-text('Stop')")
     assert t.page.is_enabled(".composer button[type=submit]")
+    t.check_requests()
+
+
+def test_the_jobs_view_shows_every_kind_of_work_and_a_runs_error(tab, web, artifacts):
+    headers = {"Authorization": f"Bearer {web['token']}"}
+    # Whether the embedded model runs (other tests start it) or not, the task ends: with an
+    # answer, or failed with a one-line reason.
+    task = httpx.post(
+        f"{web['base']}/api/tasks", json={"prompt": "Reply with the word: planned"},
+        headers=headers,
+    ).json()  # fmt: skip
+    httpx.post(f"{web['base']}/api/memory/reindex", json={}, headers=headers)
+    t = tab().sign_in("jobs")
+    t.page.click(".chips[aria-label='Filter by kind'] button[data-value=task]")
+    row = f'details.job[data-id="{task["id"]}"]'
+    t.page.wait_for_selector(
+        f'{row}[data-state="failed"], {row}[data-state="succeeded"]', timeout=300_000
+    )
+    t.page.click(f"{row} summary")
+    t.page.wait_for_selector(f"{row} .result, {row} pre.error")
+    assert "Reply with the word" in t.page.text_content(f"{row} summary")
+    assert "attempt 1" in t.page.text_content(f"{row} .task-body")
+    t.page.click(".chips[aria-label='Filter by kind'] button[data-value=all]")
+    t.page.wait_for_selector("details.job[data-kind=reconcile], details.job[data-kind=index_paths]")
+    assert "succeeded" in t.page.text_content(".view[data-view=jobs] p.meta")
+    t.shot(artifacts, "jobs-desktop")
+    phone = tab(PHONE).sign_in("jobs")
+    phone.page.wait_for_selector("details.job")
+    phone.shot(artifacts, "jobs-phone")
+    t.check_requests()
+
+
+def test_a_job_is_scheduled_paused_run_and_removed_from_the_page(tab, web, artifacts):
+    t = tab().sign_in("cron")
+    t.page.fill("#cron-prompt", "List what is due this week")
+    t.page.select_option(".cron-form select", "every")
+    t.page.fill(".cron-form input[name=when]", "1s")
+    t.page.click(".cron-form button[type=submit]")
+    t.page.wait_for_selector(".cron-form .meta.error:has-text('shortest period is 1m')")
+    t.page.fill(".cron-form input[name=when]", "0 8 * * 1-5")
+    t.page.select_option(".cron-form select", "cron")
+    t.page.fill(".cron-form input[name=tz]", "Europe/Paris")
+    t.page.fill(".cron-form input[name=name]", "weekly-review")
+    t.page.click(".cron-form button[type=submit]")
+    item = "details.schedule[data-name=weekly-review]"
+    t.page.wait_for_selector(f"{item}[data-status=active]")
+    assert "cron 0 8 * * 1-5 (Europe/Paris)" in t.page.text_content(f"{item} summary")
+    t.page.click(f"{item} summary")
+    t.page.click(f"{item} button:has-text('Pause')")
+    t.page.wait_for_selector(f"{item}[data-status=paused]")
+    t.page.click(f"{item} button:has-text('Run now')")
+    t.page.wait_for_selector(f"{item} ul.runs li")
+    t.shot(artifacts, "cron-desktop")
+    phone = tab(PHONE).sign_in("cron")
+    phone.page.wait_for_selector(item)
+    phone.shot(artifacts, "cron-phone")
+    t.page.on("dialog", lambda dialog: dialog.accept())
+    t.page.click(f"{item} button:has-text('Remove')")
+    t.page.wait_for_selector(item, state="detached")
     t.check_requests()

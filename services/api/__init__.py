@@ -19,6 +19,7 @@ from services.access_log import AccessLog
 from services.api import (
     routes_assistant,
     routes_chat,
+    routes_cron,
     routes_health,
     routes_heartbeat,
     routes_jobs,
@@ -77,6 +78,7 @@ def create_app(config: Config) -> FastAPI:
     api.include_router(routes_chat.router)
     api.include_router(routes_assistant.router)
     api.include_router(routes_tasks.router)
+    api.include_router(routes_cron.router)
     api.include_router(routes_sessions.router)
     app.include_router(routes_health.router)
     app.include_router(api)

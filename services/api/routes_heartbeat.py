@@ -14,5 +14,10 @@ router = APIRouter(prefix="/heartbeat", tags=["heartbeat"])
 
 @router.get("/status")
 def status(request: Request) -> dict[str, Any]:
-    config = request.app.state.api.config
-    return heartbeat_status(datetime.now(UTC), config, HeartbeatStore(config.heartbeat_db))
+    from shared.jobview import latest_run
+
+    state = request.app.state.api
+    config = state.config
+    status = heartbeat_status(datetime.now(UTC), config, HeartbeatStore(config.heartbeat_db))
+    status["last_job"] = latest_run(state.queue.ledger, "heartbeat")
+    return status

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 
 from services.api.errors import ApiError
 
@@ -20,17 +20,29 @@ def _store(request: Request):
 
 
 @router.get("")
-def list_(request: Request) -> dict[str, Any]:
+def list_(
+    request: Request,
+    kind: Annotated[
+        str, Query(pattern="^(conversation|task|heartbeat|cron|all)$")
+    ] = "conversation",
+) -> dict[str, Any]:
+    """Conversations (chats) by default; `kind` lists the sessions of task, heartbeat or
+    scheduled runs instead (each also reached from its job), or `all`. Sessions with no
+    message are never listed."""
+    from shared.conversations import list_sessions
+
     sessions = [
         {
-            "id": s.id,
-            "title": s.title,
-            "model": s.model,
-            "messages": s.messages,
-            "created": s.created,
-            "updated_at": datetime.fromtimestamp(s.updated, UTC).isoformat(),
+            "id": s.info.id,
+            "kind": s.kind,
+            "job_id": s.job_id,
+            "title": s.info.title,
+            "model": s.info.model,
+            "messages": s.info.messages,
+            "created": s.info.created,
+            "updated_at": datetime.fromtimestamp(s.info.updated, UTC).isoformat(),
         }
-        for s in _store(request).list()
+        for s in list_sessions(request.app.state.api.config, kind)
     ]
     return {"sessions": sessions}
 

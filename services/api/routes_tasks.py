@@ -1,10 +1,18 @@
-"""`/api/tasks`: delegate work to the background workers and follow it."""
+"""`/api/tasks`: delegate work to the background workers and follow it.
+
+A task is a job of kind `task` in the ledger (also listed by `/api/jobs`). `POST` takes an
+`Idempotency-Key` header: a retried request with the same key returns the task the first one
+made (200) instead of making another. When the ledger cannot be written (locked for longer than
+5 s), the answer is 503 and nothing is stored; once stored, a task is delivered to a worker even
+if the queue file is locked or lost meanwhile.
+"""
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Header, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from services.api.errors import ApiError
@@ -25,16 +33,29 @@ class TaskAccepted(BaseModel):
 
 
 @router.post("", status_code=202, response_model=TaskAccepted)
-def add(request: Request, body: TaskRequest) -> dict[str, str]:
-    """Store the task, then queue it for a worker (it runs even if no worker is up yet)."""
-    from shared.tasks import TaskError, create_task
+def add(
+    request: Request,
+    response: Response,
+    body: TaskRequest,
+    idempotency_key: Annotated[
+        str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200)
+    ] = None,
+) -> dict[str, str]:
+    """Store the task, then queue it for a worker (it runs even if no worker is up yet).
+    With an `Idempotency-Key` already used: the task it made, with 200."""
+    from shared.tasks import TaskError, submit_task
 
     state = request.app.state.api
     try:
-        task = create_task(state.config, body.prompt, body.session_id)
+        task, created = submit_task(
+            state.queue, body.prompt, body.session_id, None, idempotency_key
+        )
     except TaskError as exc:
         raise ApiError(422, str(exc)) from None
-    state.queue.enqueue("run_task", task_id=task.id)
+    except sqlite3.OperationalError as exc:  # the ledger stayed locked: nothing was stored
+        raise ApiError(503, f"the job ledger is busy ({exc}); nothing was stored, retry") from None
+    if not created:
+        response.status_code = 200
     return {"id": task.id, "status": task.status}
 
 
@@ -46,7 +67,7 @@ def list_(
 ) -> dict[str, Any]:
     from shared.tasks import list_tasks
 
-    tasks = list_tasks(request.app.state.api.config, status, limit)
+    tasks = list_tasks(request.app.state.api.queue.ledger, status, limit)
     return {"tasks": [t.as_dict() for t in tasks]}
 
 
@@ -63,7 +84,7 @@ def cancel(request: Request, task_id: str) -> dict[str, Any]:
 
     _get(request, task_id)
     try:
-        return cancel_task(request.app.state.api.config, task_id).as_dict()
+        return cancel_task(request.app.state.api.queue.ledger, task_id).as_dict()
     except TaskError as exc:
         raise ApiError(409, str(exc)) from None
 
@@ -72,6 +93,6 @@ def _get(request: Request, task_id: str):
     from shared.tasks import TaskError, get_task
 
     try:
-        return get_task(request.app.state.api.config, task_id)
+        return get_task(request.app.state.api.queue.ledger, task_id)
     except TaskError:
         raise ApiError(404, f"no task {task_id}") from None

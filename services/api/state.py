@@ -34,7 +34,9 @@ class ApiState:
         self.config = config
         self.token = ensure_token(config)
         self.embedder = make_embedder(config, for_queries=True, ask_workers=True)
-        self.queue = Queue(config)
+        # A locked ledger answers 503 within 5 s (nothing stored); a locked Huey queue file
+        # leaves the job recorded, delivered by the next recovery sweep.
+        self.queue = Queue(config, ledger_busy_ms=5000, huey_timeout=5.0)
         self.vectors = VectorMatrix()
         self.common_terms = CommonTerms()
         single_threaded_blas()  # many searches run at once, each product is ~1 ms

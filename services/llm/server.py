@@ -261,7 +261,7 @@ def serve(config: Config, host: str | None = None, port: int | None = None) -> N
 def _load(config: Config, source: Path, name: str) -> Engine:
     settings = config.local_llm
     started = time.perf_counter()
-    model_file = prepared_gguf(source, settings.quantize, config.home / "models")
+    model_file = prepared_gguf(source, settings.quantize, config.models_dir)
     engine = start_engine(settings, model_file)
     log.info(
         "model_loaded",

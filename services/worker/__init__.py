@@ -16,15 +16,16 @@ from huey.signals import SIGNAL_INTERRUPTED
 
 from shared.config import Config
 from shared.jobs import JOB_KINDS, JobContext, retry_delay
+from shared.ledger import max_attempts
 from shared.logs import get_logger
 from shared.memory import Memory, make_embedder
 from shared.memory.query_service import QueryEmbeddingServer
-from shared.queue import Queue
+from shared.queue import Queue, on_given_up
 
 log = get_logger("worker")
 
 HEARTBEAT_SECONDS = 5.0
-RECOVERY_SECONDS = 15.0
+RECOVERY_SECONDS = 5.0  # jobs never handed to Huey (a locked queue) wait at most this long
 
 
 class Worker:
@@ -41,28 +42,39 @@ class Worker:
     # -- running one job ------------------------------------------------------------------
 
     def run_job(self, job_id: str) -> None:
-        job = self.queue.ledger.claim(job_id, self.token)
+        ledger = self.queue.ledger
+        job = ledger.claim(job_id, self.token)
         if job is None:
-            return  # already done, cancelled, or a duplicate delivery
+            return  # finished, cancelled, running elsewhere, or a duplicate delivery
         handler = JOB_KINDS.get(job.kind)
         with structlog.contextvars.bound_contextvars(job_id=job.id, kind=job.kind):
             log.info("job_started", attempt=job.attempts)
             try:
                 if handler is None:
                     raise ValueError(f"unknown job kind {job.kind!r}")
-                result = handler(self._context(job.attempts), job.args)
+                outcome = handler(self._context(job.attempts), job)
             except Exception as exc:
                 self._failed(job, exc)
-            else:
-                self.queue.ledger.finish(job.id, result)
-                log.info("job_done", **result)
+                return
+            recorded = ledger.finish(
+                job.id,
+                outcome.state,
+                summary=outcome.summary,
+                error=outcome.error,
+                fields=outcome.fields,
+            )
+            log.info(
+                "job_done" if outcome.state == "succeeded" else f"job_{outcome.state}",
+                recorded=recorded,
+                **(outcome.summary or {}),
+            )
 
     def _failed(self, job, exc: Exception) -> None:
         error = f"{exc.__class__.__name__}: {exc}"
-        if job.attempts < self.config.queue.max_attempts:
+        if job.attempts < max_attempts(job.kind, self.config.queue.max_attempts):
             delay = retry_delay(self.config, job.attempts)
-            self.queue.ledger.retry(job.id, error)
-            self.queue.deliver_later(job.id, delay)
+            if self.queue.ledger.retry(job.id, error):
+                self.queue.deliver_later(job.id, delay)
             log.warning(
                 "job_retry_scheduled", error=error, attempt=job.attempts, retry_in_seconds=delay
             )
@@ -79,14 +91,24 @@ class Worker:
         memory = getattr(self._local, "memory", None)
         if memory is None:
             memory = self._local.memory = Memory(self.config, self.embedder)
-        return JobContext(self.config, memory, attempt)
+        return JobContext(self.config, memory, self.queue.ledger, attempt)
 
     def _on_interrupted(self, signal: str, task, *args) -> None:
-        """Shutdown outlasted the grace period: put the job back for the next worker."""
+        """Shutdown outlasted the grace period: the job goes back for the next worker."""
         job_id = task.args[0] if task.args else None
-        if job_id and self.queue.ledger.requeue(job_id, "interrupted by worker shutdown"):
-            self.queue.deliver(job_id)
-            log.warning("job_requeued_on_shutdown", job_id=job_id)
+        if job_id:
+            self._put_back(job_id)
+
+    def _put_back(self, job_id: str) -> None:
+        job = self.queue.ledger.get(job_id)
+        if job is None:
+            return
+        allowed = max_attempts(job.kind, self.config.queue.max_attempts)
+        state = self.queue.ledger.requeue(job_id, "interrupted by worker shutdown", allowed)
+        if state is not None:
+            log.warning("job_requeued_on_shutdown", job_id=job_id, state=state)
+        if state == "failed":
+            on_given_up(self.config, self.queue.ledger.get(job_id))
 
     # -- process lifecycle ----------------------------------------------------------------
 
@@ -120,6 +142,10 @@ class Worker:
         finally:
             self._stop.set()
             query_service.stop()
+            # Whatever this worker still runs is queued again now, not shown as running
+            # until some worker starts: the next worker runs it (once more).
+            for job in self.queue.ledger.running_of(self.token):
+                self._put_back(job.id)
             self.queue.ledger.unregister_worker(self.token)
             log.info("worker_stopped")
 

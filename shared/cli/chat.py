@@ -183,8 +183,9 @@ def _search_memory(bot: Assistant, query: str) -> None:
 
 
 def _list_sessions(config: Config, current: str) -> None:
-    listed = SessionStore(config.sessions_dir).list()
-    sessions = [i for i in listed if i.messages or i.id == current][:20]
+    from shared.conversations import list_sessions
+
+    sessions = [s.info for s in list_sessions(config)][:20]
     if not sessions:
         console.print("No sessions yet.")
     for info in sessions:

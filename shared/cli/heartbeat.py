@@ -20,8 +20,12 @@ app = typer.Typer(
 @app.command()
 def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """Enabled? Window open now? Last run and outcome, next due, recent decisions."""
+    from shared.jobview import latest_run
+    from shared.ledger import JobLedger
+
     config = get_config()
     data = heartbeat_status(datetime.now(UTC), config, HeartbeatStore(config.heartbeat_db))
+    data["last_job"] = latest_run(JobLedger(config.jobs_db), "heartbeat")
     if as_json:
         print_json(data)
         return

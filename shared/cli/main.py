@@ -8,7 +8,20 @@ from typing import Annotated
 import tomli_w
 import typer
 
-from shared.cli import chat, daemon, heartbeat, llm, logs, mcp, memory, models, run, task
+from shared.cli import (
+    chat,
+    cron,
+    daemon,
+    heartbeat,
+    jobs,
+    llm,
+    logs,
+    mcp,
+    memory,
+    models,
+    run,
+    task,
+)
 from shared.cli import open as open_
 from shared.cli.common import console, fail, get_config, print_json, warn
 from shared.logs import configure_logging
@@ -24,6 +37,8 @@ app.add_typer(memory.app, name="memory")
 app.add_typer(run.app, name="run")
 app.add_typer(heartbeat.app, name="heartbeat")
 app.add_typer(task.app, name="task")
+app.add_typer(jobs.app, name="jobs")
+app.add_typer(cron.app, name="cron")
 app.command("chat")(chat.chat)
 app.command("ask")(chat.ask)
 run.app.command("llm")(llm.llm_command)
@@ -96,6 +111,13 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] 
         f"[bold]memory[/]     {mem['files_indexed']} files, {mem['chunks']} chunks, "
         f"{mem['files_pending']} pending, queue {mem['queue_depth']}, "
         f"{mem['jobs_failed']} failed job(s)",
+        highlight=False,
+    )
+    jobs = mem.get("jobs") or {}
+    console.print(
+        f"[bold]jobs[/]       {jobs.get('queued', 0)} queued "
+        f"({mem.get('undelivered', 0)} awaiting delivery), {jobs.get('running', 0)} running, "
+        f"{jobs.get('failed', 0)} failed",
         highlight=False,
     )
     console.print(

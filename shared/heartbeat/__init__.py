@@ -7,7 +7,7 @@ model's reply to `complete_run()` (or its error to `fail_run()`):
     store = HeartbeatStore(config.heartbeat_db)
     while running:
         now = datetime.now(UTC)
-        busy = store.snapshot().run_in_flight(now, stale_after) or other_run_is_going()
+        busy = ledger.active_of_kind("heartbeat") > 0  # the job ledger knows
         decision = decide(now, load_config(), store, config.workspace_dir, busy)
         if decision.enqueued:
             enqueue_heartbeat_run(decision.id, decision.prompt)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from shared.sqlite_db import connect, migrate
 from shared.sqlite_tx import immediate
 
 SCHEMA = """
@@ -56,6 +57,13 @@ CREATE TABLE IF NOT EXISTS heartbeat_alerts (
     preview TEXT NOT NULL
 );
 """
+
+
+def _create_schema(conn: sqlite3.Connection) -> None:
+    for statement in SCHEMA.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+
 
 # Skips that repeat tick after tick are folded into one row with a count.
 FOLDABLE = frozenset({"disabled", "quiet-hours", "empty-heartbeat-file", "no-tasks-due", "busy"})
@@ -295,19 +303,12 @@ class HeartbeatStore:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as conn:
-            conn.execute("PRAGMA journal_mode=WAL")
-        with self.transaction() as txn:
-            for statement in SCHEMA.split(";"):
-                if statement.strip():
-                    txn.conn.execute(statement)
+        with self._connect() as conn:  # a read, unless the file is new or older
+            migrate(conn, [_create_schema])
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        conn = sqlite3.connect(self.path, timeout=10, isolation_level=None)
-        conn.row_factory = sqlite3.Row
-        conn.execute("PRAGMA busy_timeout = 10000")
+        conn = connect(self.path)
         try:
             yield conn
         finally:

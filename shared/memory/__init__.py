@@ -17,7 +17,7 @@ from shared.memory.vector_matrix import VectorMatrix
 
 def make_embedder(config: Config, for_queries: bool = False, ask_workers: bool = False) -> Embedder:
     """`for_queries`: the lean query encoder; `ask_workers`: query vectors from a worker first."""
-    embedder = Embedder(config.embedding, config.home / "models", for_queries=for_queries)
+    embedder = Embedder(config.embedding, config.models_dir, for_queries=for_queries)
     if ask_workers and not embedder.served:  # a served model is asked directly
         embedder.query_service = QueryEmbeddingClient(config, embedder.identity.key)
     return embedder

@@ -13,11 +13,11 @@ from pathlib import Path
 import apsw
 import sqlite_vec
 
+from shared.sqlite_db import BUSY_TIMEOUT_MS, apply_pragmas
 from shared.sqlite_tx import immediate as write_tx
 
 SCHEMA_VERSION = "4"  # 2: vector_log; 3: chunks.day and chunks.seq; 4: chunks.context
 VECTOR_LOG_KEEP = 100_000
-BUSY_TIMEOUT_MS = 10_000
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -105,13 +105,10 @@ def connect(path: Path, dims: int = 384) -> apsw.Connection:
     """Open (and if needed create) the memory DB with the project's pragmas and schema."""
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = apsw.Connection(str(path))
-    conn.set_busy_timeout(BUSY_TIMEOUT_MS)
     conn.enable_load_extension(True)
     conn.load_extension(sqlite_vec.loadable_path())
     conn.enable_load_extension(False)
-    conn.pragma("journal_mode", "wal")
-    conn.pragma("synchronous", "NORMAL")
-    conn.pragma("foreign_keys", "ON")
+    apply_pragmas(conn, BUSY_TIMEOUT_MS)  # the same pragmas as every other database
     if not _has_table(conn, "meta") or get_meta(conn, "schema_version") != SCHEMA_VERSION:
         with write_tx(conn):
             # The vector table must exist before the trigger that deletes from it.

@@ -269,7 +269,7 @@ class Embedder:
                 self.warm_up_in_background()
                 raise EmbedderUnavailable(self.error or STILL_LOADING)
         elif model is not None:
-            vector = self._embed_with(model, [text])[0]
+            vector = self._embed_with(model, [self.config.query_prefix + text])[0]
         else:
             vector = self._embed_raw([self.config.query_prefix + text])[0]
         with self._cache_lock:

@@ -41,7 +41,7 @@ _LENGTH = struct.Struct(">I")
 
 
 def run_dir(config: Config) -> Path:
-    return config.data_dir / "run"
+    return config.query_service_dir
 
 
 def socket_path(config: Config) -> Path | None:

@@ -146,7 +146,7 @@ def _backup(config: Config, path: Path, text: str, now: datetime) -> str:
 @contextlib.contextmanager
 def _locked(config: Config, name: str) -> Iterator[None]:
     """Serialise writers across processes (agents, the API, background tasks)."""
-    lock_dir = config.data_dir / "locks"
+    lock_dir = config.locks_dir
     lock_dir.mkdir(parents=True, exist_ok=True)
     with open(lock_dir / f"{name}.lock", "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)

@@ -59,10 +59,6 @@ class LocalModel:
         return data
 
 
-def models_dir(config: Config) -> Path:
-    return config.home / "models"
-
-
 def manifest_path(path: Path) -> Path:
     return path.with_name(path.name + MANIFEST_SUFFIX)
 
@@ -91,7 +87,7 @@ def pulled_models(config: Config) -> list[LocalModel]:
     """GGUF files in the models folder, newest first (never our re-encoded caches)."""
     from services.llm.model import is_reencoded_copy
 
-    folder = models_dir(config)
+    folder = config.models_dir
     found: list[LocalModel] = []
     for path in sorted(folder.glob("*.gguf")) if folder.is_dir() else []:
         if not path.is_file():
@@ -113,7 +109,7 @@ def pulled_models(config: Config) -> list[LocalModel]:
 def reencoded_caches(config: Config) -> list[Path]:
     from services.llm.model import is_reencoded_copy
 
-    folder = models_dir(config)
+    folder = config.models_dir
     if not folder.is_dir():
         return []
     return sorted(
@@ -122,7 +118,7 @@ def reencoded_caches(config: Config) -> list[Path]:
 
 
 def partial_downloads(config: Config) -> list[Path]:
-    folder = models_dir(config) / PARTIAL_DIR
+    folder = config.models_dir / PARTIAL_DIR
     return sorted(folder.glob("*.part")) if folder.is_dir() else []
 
 

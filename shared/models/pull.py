@@ -24,7 +24,7 @@ from typing import Any
 
 from shared.config import Config
 from shared.models.catalogue import CatalogueEntry, find_entry
-from shared.models.local import PARTIAL_DIR, models_dir, read_manifest, served_name, write_manifest
+from shared.models.local import PARTIAL_DIR, read_manifest, served_name, write_manifest
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 SPACE_MARGIN = 64 * 1024 * 1024  # bytes kept free beyond the file itself
@@ -155,7 +155,7 @@ def plan_pull(config: Config, name: str, endpoint: str | None = None) -> PullPla
         raise PullError(f"the hub gives no sha256 for {repo}/{file}: refusing an unverified file")
     licence, link = _licence(info)
     revision = info.sha or "main"
-    target = models_dir(config) / Path(file).name
+    target = config.models_dir / Path(file).name
     return PullPlan(
         repo=repo,
         file=file,

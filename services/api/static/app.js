@@ -2,12 +2,14 @@
 
 import { ApiError, api, auth, exchangeCode } from './api.js';
 import { ChatView } from './views/chat.js';
+import { CronView } from './views/cron.js';
 import { HeartbeatView } from './views/heartbeat.js';
+import { JobsView } from './views/jobs.js';
 import { MemoryView } from './views/memory.js';
 import { TasksView } from './views/tasks.js';
 
 const $ = (id) => document.getElementById(id);
-const VIEWS = ['chat', 'memory', 'tasks', 'heartbeat'];
+const VIEWS = ['chat', 'memory', 'tasks', 'heartbeat', 'jobs', 'cron'];
 const views = {};
 let current = null;
 let healthTimer = null;
@@ -76,9 +78,14 @@ function start() {
 }
 
 function makeView(name, root) {
-  const View = { chat: ChatView, memory: MemoryView, tasks: TasksView, heartbeat: HeartbeatView }[
-    name
-  ];
+  const View = {
+    chat: ChatView,
+    memory: MemoryView,
+    tasks: TasksView,
+    heartbeat: HeartbeatView,
+    jobs: JobsView,
+    cron: CronView,
+  }[name];
   return new View(root, { banner });
 }
 
@@ -102,7 +109,8 @@ function route() {
       else link.removeAttribute('aria-current');
     }
     current = next;
-    document.title = `${next[0].toUpperCase()}${next.slice(1)} · LocalGPT`;
+    const label = document.querySelector(`nav a[data-view="${next}"]`)?.textContent || next;
+    document.title = `${label} · LocalGPT`;
     views[next].show?.(new URLSearchParams(query || ''));
   }
 }
@@ -153,7 +161,7 @@ function shortcuts(event) {
   if (event.key === '/') {
     event.preventDefault();
     views[current]?.focus?.();
-  } else if (/^[1-4]$/.test(event.key)) {
+  } else if (/^[1-6]$/.test(event.key)) {
     location.hash = VIEWS[Number(event.key) - 1];
   }
 }

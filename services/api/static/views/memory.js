@@ -308,8 +308,10 @@ export class MemoryView {
       for (let i = 0; i < 600; i++) {
         const job = await api(`/api/jobs/${encodeURIComponent(id)}`);
         this.reindexState.textContent =
-          job.state === 'failed' ? `reindex failed: ${job.last_error}` : `reindex ${job.state}`;
-        if (job.state === 'done' || job.state === 'failed') break;
+          job.state === 'failed'
+            ? `reindex failed: ${job.last_error}`
+            : `reindex ${job.state === 'succeeded' ? 'done' : job.state}`;
+        if (!['queued', 'running'].includes(job.state)) break;
         await new Promise((r) => setTimeout(r, 500));
       }
       this.refreshStats();

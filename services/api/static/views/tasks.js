@@ -1,5 +1,6 @@
 // Tasks: post a prompt for a worker to run in the background, watch it go queued -> running ->
-// succeeded / failed, read the result (markdown) or the error; cancel one still queued.
+// succeeded / failed, read the result (markdown) or the error; cancel one queued, stop one
+// running (its model call stops within a second).
 
 import { api } from '../api.js';
 import { clear, h, timeEl, toDate } from '../dom.js';
@@ -199,11 +200,11 @@ export class TasksView {
               t.status === 'queued' ? 'Waiting for a worker…' : 'Working on it…',
             )
           : null,
-        t.status === 'queued'
+        ACTIVE.has(t.status)
           ? h(
               'button',
               { type: 'button', class: 'danger', onclick: () => this.cancel(t) },
-              'Cancel',
+              t.status === 'running' ? 'Stop' : 'Cancel',
             )
           : null,
       ),
