@@ -148,7 +148,12 @@ def test_the_tools_are_listed_with_their_arguments(mcp):
     tools = {tool.name: tool for tool in mcp("list_tools").tools}
     assert set(tools) == TOOLS
     search = tools["memory_search"].input_schema
-    assert search["required"] == ["query"] and set(search["properties"]) == {"query", "limit"}
+    assert search["required"] == ["query"] and set(search["properties"]) == {
+        "query",
+        "limit",
+        "after",
+        "before",
+    }
     assert tools["memory_get"].input_schema["required"] == ["path"]
     assert tools["memory_search"].annotations.read_only_hint is True
     assert tools["memory_append"].annotations.read_only_hint is False
@@ -172,6 +177,11 @@ def test_search_gives_the_results_and_citations_of_the_cli(mcp, stack):
         assert got["snippet"] == want["snippet"]
     limited = mcp.tool("memory_search", {"query": "dentist", "limit": 1}).structured_content
     assert len(limited["results"]) == 1
+    dated = {"query": "dentist", "after": "2026-11-28", "before": "2026-11-28"}
+    on_the_day = mcp.tool("memory_search", dated).structured_content["results"]
+    assert on_the_day and all(r["path"] == "memory/2026-11-28.md" for r in on_the_day)
+    later = mcp.tool("memory_search", {"query": "dentist", "after": "2026-11-29"})
+    assert later.structured_content["results"] == []
 
 
 def test_get_reads_markdown_inside_the_workspace_only(mcp):
@@ -235,7 +245,9 @@ def test_memory_stats_show_the_index_without_machine_paths(mcp, stack):
         ("memory_search", {"query": "x", "limit": 0}, "limit: Input should be greater than"),
         ("memory_search", {"query": "x", "limit": True}, "not true or false"),
         ("memory_search", {"query": "x", "limit": 2.5}, "limit: Input should be a valid integer"),
-        ("memory_search", {"query": "x", "after": "2026-01-01"}, "no argument 'after'"),
+        ("memory_search", {"query": "x", "after": "soon"}, "'soon' is not a date"),
+        ("memory_search", {"query": "x", "after": "2026-02", "before": "2026-01"}, "is later than"),
+        ("memory_search", {"query": "x", "since": "2026-01"}, "no argument 'since'"),
         ("memory_get", {"path": "MEMORY.md", "from_line": -1}, "from_line: Input should be"),
         ("memory_get", {"path": "a\x00b.md"}, "memory_get"),
         ("memory_get", {"path": ["MEMORY.md"]}, "path: Input should be a valid string"),

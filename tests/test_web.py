@@ -584,7 +584,9 @@ def test_the_chat_header_names_the_model_and_warns_about_the_tiny_one(tab, web, 
         t = tab(viewport).sign_in("chat")
         badge = t.page.wait_for_selector(".model-badge.warn")
         text = badge.text_content()
-        assert text.startswith("local/smollm2-135m-instruct: the tiny offline model, often wrong")
+        assert text.startswith(
+            "local/smollm2-135m-instruct · compact prompt: the tiny offline model, often wrong"
+        )
         assert badge.query_selector("code").text_content() == "localgpt models pull qwen2.5-1.5b"
         title = badge.get_attribute("title")
         assert title.startswith("answers come from the tiny offline model")

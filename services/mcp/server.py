@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import inspect
 import json
+from datetime import date
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from importlib.metadata import PackageNotFoundError, version
@@ -31,6 +32,7 @@ from pydantic import BeforeValidator, Field, ValidationError
 from shared.config import Config
 from shared.logs import get_logger
 from shared.memory import Memory
+from shared.memory.dates import DateError, date_filter
 from shared.memory.files import scan_workspace
 from shared.memory.lines import LinesError, read_lines
 from shared.memory.search import MAX_LIMIT
@@ -149,14 +151,30 @@ def _register(server: LocalGPTMcp, backend: Backend) -> None:
             Limit | None,
             Field(description="How many results (default: the configured [memory] search_limit)."),
         ] = None,
+        after: Annotated[
+            str | None,
+            Field(
+                max_length=40,
+                description="Only notes dated on or after: YYYY-MM-DD, YYYY-MM, YYYY, today, "
+                "yesterday or 'N days ago'. Undated notes are left out.",
+            ),
+        ] = None,
+        before: Annotated[
+            str | None, Field(max_length=40, description="Only notes dated on or before.")
+        ] = None,
     ) -> dict[str, Any]:
         """Search the user's notes by keywords and meaning. Each result cites its exact lines
         (`citation`: path#Lstart-Lend) with a snippet and its keyword and vector scores; the
-        same results as `localgpt memory search`. (Date filters are not available in this
-        version.)"""
+        same results as `localgpt memory search` (with its --after/--before date filters)."""
         if not query.strip():
             raise ToolError("`query` must contain something to search for")
-        found = await backend.in_memory(lambda memory: memory.search(query, limit))
+        try:
+            low, high = date_filter(after, before, date.today())
+        except DateError as exc:
+            raise ToolError(str(exc)) from None
+        found = await backend.in_memory(
+            lambda memory: memory.search(query, limit, after=low, before=high)
+        )
         return found.as_dict()
 
     async def memory_get(
@@ -279,16 +297,15 @@ def _agent_tool(config: Config, name: str, arguments: dict[str, Any]) -> dict[st
 
 
 def _add_task(backend: Backend, prompt: str, session_id: str | None) -> dict[str, Any]:
-    """As `POST /api/tasks`: store the task, then queue it for a worker."""
-    from shared.tasks import TaskError, create_task
+    """As `POST /api/tasks`: record the task in the ledger and hand it to the workers."""
+    from shared.tasks import TaskError, submit_task
 
     if not prompt.strip():
         raise ToolError("`prompt` must say what to do")
     try:
-        task = create_task(backend.config, prompt, session_id)
+        task, _ = submit_task(backend.queue, prompt, session_id)
     except TaskError as exc:
         raise ToolError(str(exc)) from None
-    backend.queue.enqueue("run_task", task_id=task.id)
     return {
         "id": task.id,
         "status": task.status,
@@ -344,8 +361,6 @@ def _list_notes(config: Config) -> list[McpResource]:
 def _unknown_arguments(name: str, unknown: list[str], known: tuple[str, ...]) -> str:
     message = f"{name} has no argument {', '.join(repr(a) for a in unknown)}; "
     message += f"it takes {', '.join(known)}" if known else "it takes none"
-    if name == "memory_search" and {"after", "before"} & set(unknown):
-        message += " (date filters are not available in this version of LocalGPT's search)"
     return message
 
 

@@ -115,7 +115,7 @@ export class ChatView {
       if (a.tiny) {
         clear(
           this.modelBadge,
-          `${a.model}: the tiny offline model, often wrong. Better: `,
+          `${a.model} · ${a.profile.name} prompt: the tiny offline model, often wrong. Better: `,
           h('code', {}, a.better),
         );
         this.modelBadge.title = `${a.warning}\n${this.modelBadge.title}`;
