@@ -34,6 +34,7 @@ from shared.agent.prompt import (
 )
 from shared.agent.session import FLUSH_TYPE, Session, SessionStore
 from shared.agent.startup import startup_context
+from shared.agent.tidy import tidy_short_answer
 from shared.agent.tools import CHAT_TOOLS, FLUSH_TOOLS, ToolContext
 from shared.agent.untrusted import frame_untrusted
 from shared.config import Config
@@ -48,6 +49,9 @@ STOPPED_TYPE = "localgpt:turn-stopped"
 FLUSH_MAX_ITERATIONS = 4
 RECALL_QUERY_CHARS = 2_000  # a long message searches by its start
 COMPACT_MAX_TOKENS = 128  # a small model's answer: short, and it loops when left to run
+NO_ANSWER_NOTICE = (
+    "The model talked about the question instead of answering it: read the sources below."
+)
 # Stop sequences for the compact prompt: the end of the first paragraph, or the model starting
 # to write the next prompt itself.
 COMPACT_STOP = ["\n\n", "\nQuestion:", "User message:", "<<<"]
@@ -154,6 +158,8 @@ class Assistant:
             raise
         result.profile = profile
         result.sources = turn.sources
+        if profile == COMPACT:
+            _tidy(result, text)
         result.text = self._cited(result.text, turn.sources, profile)
         self._store(text, turn, result)
         return result
@@ -379,3 +385,20 @@ def _with_recall(text: str, sources: list[Source]) -> str:
     notes = "\n\n".join(f"[{s.citation}]\n{s.text}" for s in sources)
     block = frame_untrusted("memory search results recalled for this message", notes)
     return f"{block}\n\nUser message:\n{text}"
+
+
+def _tidy(result: TurnResult, question: str) -> None:
+    """A small model's reply cut to its answer (see `tidy`). A whole first sentence is a whole
+    answer, even if the model ran on to the token limit; a reply that only talks about the
+    prompt is no answer, and is marked like any other degenerate one."""
+    if not result.text.strip():
+        return
+    answer = tidy_short_answer(result.text, question)
+    if answer is None:
+        result.text = ""
+        result.stopped = "guard"
+        result.notice = NO_ANSWER_NOTICE
+        return
+    if result.stopped == "length" and answer != result.text.strip():
+        result.stopped, result.notice = "answered", ""
+    result.text = answer

@@ -1,0 +1,78 @@
+"""A small model's reply tidied to its answer (replies below were written by SmolLM2-135M on
+the compact prompt), and the assistant marking a reply with no answer in it."""
+
+from __future__ import annotations
+
+import pytest
+from scripted_server import Reply, ScriptedServer
+from test_answers import notes, open_bot  # noqa: F401 (fixtures)
+
+from shared.agent.tidy import tidy_short_answer
+
+QUESTION = "When did Caroline go to the support group?"
+
+
+@pytest.mark.parametrize(
+    ("reply", "answer"),
+    [
+        (
+            "The note number is 4. The user asked about when Caroline went to the support group."
+            " The answer is 17 August 2023.",
+            "17 August 2023. [4]",
+        ),
+        ("The answer is: 13th October 2023", "13th October 2023"),
+        ("The note number is 13 October 2023. The answer is 13 October 2023.", "13 October 2023."),
+        ("No, she would not. She is a fan of classical music [2].", "No, she would not. [2]"),
+        ("Luna [1]", "Luna [1]"),
+        (
+            "The activities Melanie does are:\n1) pottery [1]\n2) camping [3]",
+            "The activities Melanie does are: 1) pottery [1] [3]",
+        ),
+        ("[2] Note from 15 July 2023:\nShe went on 14 July 2023.", "She went on 14 July 2023."),
+    ],
+)
+def test_a_question_gets_its_first_answering_sentence_and_every_citation(reply, answer):
+    assert tidy_short_answer(reply, QUESTION) == answer
+
+
+def test_a_request_keeps_every_sentence_that_answers():
+    reply = "The sea is wide. The note number is 2. It is deep. It is blue [1]."
+    tidied = tidy_short_answer(reply, "Write three sentences about the sea.")
+    assert tidied == "The sea is wide. It is deep. It is blue [1]. [2]"
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "The note number is 1897569. The user asked about where Caroline moved from.",
+        "The note number is 14, which refers to the note itself.",
+        "The question is: When did Caroline have a picnic?",
+    ],
+)
+def test_a_reply_only_about_the_prompt_has_no_answer(reply):
+    assert tidy_short_answer(reply, QUESTION) is None
+
+
+def test_the_assistant_keeps_the_answer_and_cites_the_note_the_model_named(
+    config,
+    memory,
+    notes,  # noqa: F811
+):
+    """A scripted OpenAI-compatible server stands in for the small model."""
+    with ScriptedServer() as server:
+        server.replies = [
+            Reply(
+                "The note number is 1. The user asked about the dentist. The answer is "
+                "Tuesday 12 May at 9:30. I hope this helps you plan your week ahead."
+            ),
+            Reply("The note number is 1, which refers to the note itself."),
+        ]
+        bot = open_bot(config, memory, server)
+        result = bot.send("When is my dentist appointment?")
+        cited = result.sources[0].citation
+        assert result.text == f"Tuesday 12 May at 9:30. [{cited}]" and result.clean
+        assert bot.session.entries[-1]["message"]["content"] == result.text
+
+        nothing = bot.send("When is my dentist appointment?")
+        assert nothing.text == "" and nothing.stopped == "guard"
+        assert "instead of answering" in nothing.notice and nothing.sources
