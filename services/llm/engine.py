@@ -69,6 +69,7 @@ def start_engine(config: LocalLLMConfig, model_file: Path) -> Engine:
     params.cpuparams_batch.n_threads = threads
     params.cpuparams.poll = params.cpuparams_batch.poll = config.poll
     params.no_extra_bufts = not config.extra_buffers
+    params.cache_ram_mib = config.prompt_cache_mb
     params.hostnames = ["127.0.0.1"]
     params.port = 0  # any free port; the server says which
     key = secrets.token_urlsafe(24)
