@@ -15,6 +15,7 @@ from shared.agent.assistant import Assistant, MessageTooLong
 from shared.agent.clock import user_zone
 from shared.agent.llm import LLMClient, LLMError
 from shared.agent.loop import TurnEvents, TurnResult
+from shared.agent.profiles import COMPACT
 from shared.agent.session import SessionError, SessionStore
 from shared.agent.tools import ToolOutcome
 from shared.cli.common import console, err_console, fail, get_config, print_json
@@ -49,7 +50,7 @@ def ask(
     config = _ready_config()
     bot = _open(config, model, session)
     started = time.perf_counter()
-    view = None if as_json else TurnView()
+    view = None if as_json else TurnView(bot)
     try:
         result = bot.send(question, view.events() if view else TurnEvents())
     except (LLMError, MessageTooLong) as exc:
@@ -98,7 +99,7 @@ def chat(model: ModelOption = None, session: SessionOption = None) -> None:
 
 
 def _turn(bot: Assistant, line: str) -> None:
-    view = TurnView()
+    view = TurnView(bot)
     try:
         result = bot.send(line, view.events())
     except (LLMError, MessageTooLong) as exc:
@@ -225,10 +226,12 @@ def _say_which_model(client: LLMClient) -> None:
 
 class TurnView:
     """A turn in the terminal: "reading N tokens…" until the first token, the answer as it
-    streams, then how it ended and the notes it rests on."""
+    streams, then how it ended and the notes it rests on. A small model's short answer is
+    printed whole once tidied and cited (it takes a second or two), not streamed raw."""
 
-    def __init__(self) -> None:
+    def __init__(self, bot: Assistant) -> None:
         self.status_shown = False
+        self.streams = bot.profile.name != COMPACT
 
     def events(self) -> TurnEvents:
         return TurnEvents(
@@ -252,6 +255,8 @@ class TurnView:
             self.status_shown = False
 
     def token(self, text: str) -> None:
+        if not self.streams:
+            return
         self.clear_status()
         sys.stdout.write(text)
         sys.stdout.flush()
@@ -269,6 +274,8 @@ class TurnView:
 
     def finish(self, result: TurnResult) -> None:
         self.clear_status()
+        if not self.streams:
+            sys.stdout.write(result.text)
         sys.stdout.write("\n")
         sys.stdout.flush()
         if result.notice:
