@@ -82,7 +82,7 @@ def note_path(workspace: Path, user_path: str) -> Path:
         raise NotePathError(f"{raw[:80]!r}: give a path relative to the workspace, like notes/x.md")
     if not raw.lower().endswith(".md"):
         raise NotePathError(f"{raw[:80]}: notes are markdown files; the name must end in .md")
-    if any(p.startswith(".") or p in IGNORED_DIRS for p in parts):
+    if any((p.startswith(".") and p not in (".", "..")) or p in IGNORED_DIRS for p in parts):
         raise NotePathError(f"{raw[:80]}: hidden files and folders (like .git) are not notes")
     try:
         return resolve_in_workspace(workspace, raw)  # OutsideWorkspaceError for .. and links
