@@ -350,7 +350,7 @@ export class MemoryView {
   /** A note that is not there yet (today's log before anything was written): offer to start
    * it rather than show an error. */
   offerCreate(path) {
-    const daily = /^memory\/\d{4}-\d{2}-\d{2}\.md$/.test(path);
+    const daily = path === `memory/${isoDay()}.md`;
     clear(
       this.viewerHead,
       h('span', { class: 'muted' }, `${path} does not exist yet. `),

@@ -121,7 +121,7 @@ export class SettingsView {
         this.model,
         h('p', {}, 'Answering now: ', h('strong', { class: 'mono current-model' }, now.model)),
         now.reason ? h('p', { class: 'muted small' }, `Chosen because ${now.reason}.`) : null,
-        now.tiny ? h('p', { class: 'warning small' }, now.warning) : null,
+        now.tiny ? h('p', { class: 'warning small' }, capitalised(now.warning)) : null,
       );
     } catch (err) {
       clear(this.model, h('p', { class: 'error' }, `The model is not set up: ${err.message}`));
@@ -233,7 +233,7 @@ export class SettingsView {
         : [
             h('span', { class: `badge ${s.enabled ? 'ok' : 'off'}` }, s.enabled ? 'on' : 'off'),
             s.enabled && s.next_due ? [' · next run ', timeEl(s.next_due)] : '',
-            ` · ${s.active_hours || 'all day'} · ${s.timezone || 'local time'}`,
+            ` · ${s.active_hours || `all day · ${s.timezone || 'local time'}`}`,
             h('br'),
             `Saved in ${s.config_file} ([heartbeat]).`,
           ],
@@ -305,6 +305,10 @@ function labelled(label, input, hint) {
     input,
     h('span', { class: 'muted small' }, hint),
   );
+}
+
+function capitalised(text) {
+  return text ? text[0].toUpperCase() + text.slice(1) : text;
 }
 
 function gb(bytes) {
