@@ -113,7 +113,12 @@ function lineBreaks(parts) {
 function codeBlock(code, lang) {
   const pre = h('pre', { class: 'code' }, h('code', {}, code));
   if (lang) pre.dataset.lang = lang;
-  return h('div', { class: 'code-block' }, pre, copyButton(() => code, 'Copy', 'code'));
+  return h(
+    'div',
+    { class: 'code-block' },
+    pre,
+    copyButton(() => code, 'Copy', 'code'),
+  );
 }
 
 function list(lines, start, depth) {

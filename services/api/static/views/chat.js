@@ -455,7 +455,8 @@ export class ChatView {
   }
 
   onEvent(turn, event, data) {
-    if (event === 'session') this.sessionId = data.session_id; // the buttons come when it ends
+    if (event === 'session')
+      this.sessionId = data.session_id; // the buttons come when it ends
     else if (event === 'sources') turn.showSources(data.sources || []);
     else if (event === 'reading') turn.reading(data.prompt_tokens);
     else if (event === 'delta') turn.addText(data.text || '');
@@ -700,7 +701,11 @@ function userBubble(text) {
     'article',
     { class: 'msg user', 'aria-label': 'You' },
     h('div', { class: 'msg-body' }, text),
-    h('div', { class: 'msg-actions' }, copyButton(() => text, 'Copy', 'message')),
+    h(
+      'div',
+      { class: 'msg-actions' },
+      copyButton(() => text, 'Copy', 'message'),
+    ),
   );
 }
 

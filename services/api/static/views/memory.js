@@ -343,7 +343,8 @@ export class MemoryView {
       this.file = null;
       clear(this.lines);
       if (err.status === 404 && /\.md$/i.test(path)) this.offerCreate(path);
-      else clear(this.viewerHead, h('p', { class: 'error' }, `Cannot open ${path}: ${err.message}`));
+      else
+        clear(this.viewerHead, h('p', { class: 'error' }, `Cannot open ${path}: ${err.message}`));
     }
   }
 
@@ -364,11 +365,18 @@ export class MemoryView {
             try {
               await api('/api/memory/note', {
                 method: 'PUT',
-                body: { path, text: `# ${path.split('/').pop().slice(0, -3)}\n\n`, base_version: null },
+                body: {
+                  path,
+                  text: `# ${path.split('/').pop().slice(0, -3)}\n\n`,
+                  base_version: null,
+                },
               });
               location.hash = `notes?${new URLSearchParams({ path, edit: '1' })}`;
             } catch (err) {
-              clear(this.viewerHead, h('p', { class: 'error' }, `Cannot create ${path}: ${err.message}`));
+              clear(
+                this.viewerHead,
+                h('p', { class: 'error' }, `Cannot create ${path}: ${err.message}`),
+              );
             }
           },
         },
@@ -388,7 +396,11 @@ export class MemoryView {
         start ? ` lines ${start}–${end} of ${total}` : ` ${total} line${total === 1 ? '' : 's'}`,
       ),
       /\.md$/i.test(path)
-        ? h('a', { class: 'edit-link small', href: `#notes?${new URLSearchParams({ path })}` }, 'Open in Notes')
+        ? h(
+            'a',
+            { class: 'edit-link small', href: `#notes?${new URLSearchParams({ path })}` },
+            'Open in Notes',
+          )
         : null,
     );
     const rows = text === '' && total === 0 ? [] : text.split('\n');

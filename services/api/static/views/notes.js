@@ -139,7 +139,10 @@ export class NotesView {
       this.today = today;
       this.paths = new Set(notes.map((n) => n.path));
       this.treeNote.textContent = notes.length ? '' : 'The workspace has no markdown files yet.';
-      clear(this.tree, treeList(buildTree(notes), (path) => this.open(path), this.note?.path));
+      clear(
+        this.tree,
+        treeList(buildTree(notes), (path) => this.open(path), this.note?.path),
+      );
     } catch (err) {
       this.treeNote.textContent = `Notes unavailable: ${err.message}`;
     }
@@ -384,7 +387,8 @@ export class NotesView {
       const latest = await api(`/api/memory/note?${new URLSearchParams({ path: this.note.path })}`);
       await this.save(latest.version);
     } catch (err) {
-      if (err.status === 404) await this.save(null); // it went away: save mine as new
+      if (err.status === 404)
+        await this.save(null); // it went away: save mine as new
       else clear(this.status, h('span', { class: 'error' }, err.message));
     }
   }

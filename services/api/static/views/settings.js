@@ -32,7 +32,8 @@ export class SettingsView {
       autocomplete: 'off',
     });
     const zones = h('datalist', { id: 'hb-zones' });
-    for (const z of Intl.supportedValuesOf?.('timeZone') || []) zones.append(h('option', { value: z }));
+    for (const z of Intl.supportedValuesOf?.('timeZone') || [])
+      zones.append(h('option', { value: z }));
     this.enabled.addEventListener('change', () => {
       this.interval.disabled = !this.enabled.checked;
     });
