@@ -68,6 +68,7 @@ export class SettingsView {
             'form',
             {
               class: 'hb-form',
+              oninput: () => (this.edited = true),
               onsubmit: (e) => {
                 e.preventDefault();
                 this.saveHeartbeat(e.submitter);
@@ -209,7 +210,7 @@ export class SettingsView {
   async loadHeartbeat() {
     try {
       const s = await api('/api/heartbeat/status');
-      this.fill(s.settings);
+      if (!this.edited) this.fill(s.settings); // never over what the user is typing
       this.renderState(s);
     } catch (err) {
       clear(this.hbState, h('span', { class: 'error' }, `Heartbeat unavailable: ${err.message}`));
@@ -252,6 +253,7 @@ export class SettingsView {
     clear(this.hbNote, 'Saving…');
     try {
       const result = await api('/api/heartbeat/settings', { method: 'PUT', body });
+      this.edited = false;
       clear(
         this.hbNote,
         h(
