@@ -25,7 +25,7 @@ from test_services import make_home
 from test_web import CHROMIUM, CHROMIUM_ARGS, DESKTOP, PHONE, Tab
 
 from shared.agent.clock import user_now
-from shared.agent.session import SessionStore
+from shared.agent.session import STOPPED_TYPE, SessionStore
 from shared.memory import Memory
 
 pytestmark = pytest.mark.slow
@@ -334,6 +334,20 @@ def test_a_failed_turn_stays_in_the_session_with_its_error(tab, web, artifacts):
     again = t.page.wait_for_selector(".msg.assistant .turn-error")
     assert again.text_content() == shown
     t.shot(artifacts, "chat-failed-turn")
+    t.check_requests()
+
+
+def test_a_stopped_turn_is_shown_as_stopped(tab, web):
+    config = web["config"]
+    session = SessionStore(config.sessions_dir).create("local/test", config.workspace_dir)
+    session.add_custom(STOPPED_TYPE, {"text": "Write a long story about the sea"})  # as the
+    # assistant records a turn the user stopped (shared/agent/assistant.py)
+    t = tab().sign_in("chat")
+    item = t.page.wait_for_selector(".session-list a:has-text('Write a long story about the sea')")
+    assert "1 msg" in item.text_content()
+    item.click()
+    t.page.wait_for_selector(".msg.user:has-text('Write a long story about the sea')")
+    assert "Stopped." in t.page.text_content(".msg.assistant")
     t.check_requests()
 
 
