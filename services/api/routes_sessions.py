@@ -62,7 +62,7 @@ def list_(
 @router.get("/{session_id}")
 def show(request: Request, session_id: str) -> dict[str, Any]:
     """The transcript as the page shows it; a failed or stopped turn is a `user` message (what
-    was asked) followed by an `assistant` one with `error` or `stopped`."""
+    was asked) followed by an `assistant` one with `error` or `interrupted`."""
     from shared.session_export import shown_messages
 
     session = _open(request, session_id)
