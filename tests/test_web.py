@@ -532,7 +532,8 @@ def test_a_transcript_shows_tool_calls_folded_with_clickable_citations(
     t = tab().sign_in("chat")
     t.page.click(f".session-list a.session >> text={typed}")
     tool = t.page.wait_for_selector("details.tool:not(.recall)")
-    assert t.page.text_content(".msg.user") == typed  # the framing is not shown as typed text
+    # The framing is not shown as typed text.
+    assert t.page.text_content(".msg.user .msg-body") == typed
     assert "Recalled" in t.page.text_content("details.recall summary")
     assert "memory_search" in tool.text_content() and "hit" in tool.text_content()
     assert not tool.get_property("open").json_value()  # folded until asked
@@ -624,7 +625,7 @@ def test_every_view_fits_a_phone_screen(tab, web, artifacts):
     t.page.wait_for_selector("#login-token")
     t.shot(artifacts, "login-phone")
     t.sign_in("chat")
-    for view in ("chat", "memory", "tasks", "heartbeat", "jobs", "cron"):
+    for view in ("chat", "memory", "notes", "tasks", "heartbeat", "jobs", "cron", "settings"):
         t.page.click(f"nav a[data-view={view}]")
         t.page.wait_for_selector(f".view[data-view={view}]:not([hidden])")
         t.page.wait_for_timeout(300)
@@ -655,7 +656,7 @@ def test_the_keyboard_is_enough(tab, web):
     t.page.wait_for_selector(".line.hit")
     hits = t.page.eval_on_selector_all(".line.hit", "rows => rows.map(r => r.textContent)")
     assert "Called the plumber" in " ".join(hits)
-    t.page.locator("body").press("4")
+    t.page.locator("body").press("5")  # Chat, Memory, Notes, Tasks, Heartbeat, ...
     t.page.wait_for_selector(".view[data-view=heartbeat]:not([hidden])")
     t.check_requests()
 

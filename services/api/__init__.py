@@ -24,6 +24,7 @@ from services.api import (
     routes_heartbeat,
     routes_jobs,
     routes_memory,
+    routes_models,
     routes_sessions,
     routes_tasks,
 )
@@ -77,6 +78,7 @@ def create_app(config: Config) -> FastAPI:
     api.include_router(routes_heartbeat.router)
     api.include_router(routes_chat.router)
     api.include_router(routes_assistant.router)
+    api.include_router(routes_models.router)
     api.include_router(routes_tasks.router)
     api.include_router(routes_cron.router)
     api.include_router(routes_sessions.router)

@@ -1,7 +1,10 @@
-"""`/api/memory/*`: search, stats, reindex and file reads (workspace-confined)."""
+"""`/api/memory/*`: search, stats, reindex, file reads, and notes listed, read and saved
+(workspace-confined)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from typing import Annotated, Any
 
@@ -10,11 +13,14 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from services.api.errors import ApiError
+from shared.logs import get_logger
 from shared.memory.dates import DateError, date_filter
 from shared.memory.lines import LinesError, read_lines
 from shared.memory.search import MAX_LIMIT
 from shared.status import memory_status
 from shared.workspace import OutsideWorkspaceError
+
+log = get_logger("api")
 
 router = APIRouter(prefix="/memory", tags=["memory"])
 MAX_QUERY_CHARS = 2000
@@ -137,3 +143,77 @@ def file(
         raise ApiError(status, str(exc)) from None
     except ValueError as exc:  # e.g. a NUL byte in the path
         raise ApiError(400, f"invalid path: {exc}") from None
+
+
+class NoteSave(BaseModel):
+    path: str = Field(
+        min_length=1, max_length=1024, description="Workspace-relative, ending in .md."
+    )
+    text: str = Field(max_length=900_000)
+    base_version: str | None = Field(
+        None,
+        max_length=64,
+        description="The version the text was opened at (from GET /note); null creates a new note "
+        "and refuses if it exists.",
+    )
+
+
+@router.get("/notes")
+def notes(request: Request) -> dict[str, Any]:
+    """Every markdown note in the workspace (for the page's tree), and today's daily log's path
+    in the user's time zone."""
+    from shared.agent.clock import user_now
+    from shared.memory.notes import daily_note_path, list_notes
+
+    config = request.app.state.api.config
+    return {
+        "notes": list_notes(config.workspace_dir),
+        "today": daily_note_path(config, user_now(config)),
+    }
+
+
+@router.get("/note")
+def note(
+    request: Request, path: Annotated[str, Query(min_length=1, max_length=1024)]
+) -> dict[str, Any]:
+    """A whole note and its version (send the version back to save it)."""
+    from shared.memory.notes import read_note
+
+    with _note_errors():
+        return read_note(request.app.state.api.config.workspace_dir, path).as_dict()
+
+
+@router.put("/note")
+def save(request: Request, body: NoteSave) -> dict[str, Any]:
+    """Save a note atomically, refusing (409) if it changed since it was opened; the replaced
+    version goes to data/backups/. The note is queued for indexing at once."""
+    from shared.agent.clock import user_now
+    from shared.memory.notes import save_note
+
+    state = request.app.state.api
+    with _note_errors():
+        saved = save_note(
+            state.config, body.path, body.text, body.base_version, user_now(state.config)
+        )
+    job_id = state.queue.enqueue("index_paths", paths=[saved.path])
+    log.info("note_saved", path=saved.path, created=saved.created, bytes=saved.bytes_written)
+    return saved.as_dict() | {"job_id": job_id}
+
+
+@contextmanager
+def _note_errors() -> Iterator[None]:
+    """Note errors as HTTP: 403 outside the workspace, 404 missing, 409 conflict, 400 else."""
+    from shared.memory.notes import NoteConflict, NoteError, NoteMissing, NotePathError
+
+    try:
+        yield
+    except OutsideWorkspaceError as exc:
+        raise ApiError(403, str(exc)) from None
+    except NoteConflict as exc:
+        raise ApiError(409, str(exc), "conflict") from None
+    except NoteMissing as exc:
+        raise ApiError(404, str(exc)) from None
+    except NotePathError as exc:
+        raise ApiError(422, str(exc)) from None
+    except NoteError as exc:
+        raise ApiError(400, str(exc)) from None

@@ -32,10 +32,10 @@ HOUSEKEEPING_EVERY = timedelta(hours=1)
 
 
 class HeartbeatService:
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, queue: Queue | None = None) -> None:
         self.config = config
         self.store = HeartbeatStore(config.heartbeat_db)
-        self.queue = Queue(config)
+        self.queue = queue or Queue(config)  # the API passes its own
         self.stop = threading.Event()
         # The indexer reconciles at start; the first deep reconcile can wait an hour.
         self._next_housekeeping = datetime.now(UTC) + HOUSEKEEPING_EVERY

@@ -32,7 +32,7 @@ from shared.agent.prompt import (
     build_system_prompt,
     flush_prompt,
 )
-from shared.agent.session import FLUSH_TYPE, Session, SessionStore
+from shared.agent.session import FAILED_TYPE, FLUSH_TYPE, STOPPED_TYPE, Session, SessionStore
 from shared.agent.startup import startup_context
 from shared.agent.tidy import tidy_short_answer
 from shared.agent.tools import CHAT_TOOLS, FLUSH_TOOLS, ToolContext
@@ -44,8 +44,6 @@ from shared.workspace import OutsideWorkspaceError
 
 log = get_logger(__name__)
 
-FAILED_TYPE = "localgpt:turn-failed"
-STOPPED_TYPE = "localgpt:turn-stopped"
 FLUSH_MAX_ITERATIONS = 4
 RECALL_QUERY_CHARS = 2_000  # a long message searches by its start
 COMPACT_MAX_TOKENS = 128  # a small model's answer: short, and it loops when left to run
@@ -126,9 +124,29 @@ class Assistant:
         finds (HEARTBEAT.md for a heartbeat run). Raises LLMError (one line) when the model
         cannot be reached, TurnCancelled when `cancel` fires, MessageTooLong."""
         events = events or TurnEvents()
-        now = self.ctx.now()
+        try:
+            turn, result = self._answer(text, events, cancel, pinned)
+        except (LLMError, MessageTooLong) as exc:
+            self.session.add_custom(FAILED_TYPE, {"text": text, "error": str(exc)})
+            raise
+        except TurnCancelled:
+            self.session.add_custom(STOPPED_TYPE, {"text": text})
+            raise
         profile = self.profile.name
+        result.profile = profile
+        result.sources = turn.sources
         if profile == COMPACT:
+            _tidy(result, text)
+        result.text = self._cited(result.text, turn.sources, profile)
+        self._store(text, turn, result)
+        return result
+
+    def _answer(
+        self, text: str, events: TurnEvents, cancel: CancelScope | None, pinned: tuple[str, ...]
+    ) -> tuple[PreparedTurn, TurnResult]:
+        """Prepare the turn's prompt and run the model on it (nothing stored yet)."""
+        now = self.ctx.now()
+        if self.profile.name == COMPACT:
             turn = self._compact_turn(text, now, pinned)
         else:
             turn = self._full_turn(text, now, pinned)
@@ -138,31 +156,18 @@ class Assistant:
             events.on_sources([s.as_dict() for s in turn.sources])
         if events.on_reading:
             events.on_reading(prompt_tokens)
-        try:
-            result = run_tool_loop(
-                self.client,
-                turn.messages,
-                self.ctx,
-                turn.tools,
-                self.config.agent.max_tool_iterations,
-                events,
-                cancel,
-                turn.guard,
-                **turn.call_options,
-            )
-        except LLMError as exc:
-            self.session.add_custom(FAILED_TYPE, {"text": text, "error": str(exc)})
-            raise
-        except TurnCancelled:
-            self.session.add_custom(STOPPED_TYPE, {"text": text})
-            raise
-        result.profile = profile
-        result.sources = turn.sources
-        if profile == COMPACT:
-            _tidy(result, text)
-        result.text = self._cited(result.text, turn.sources, profile)
-        self._store(text, turn, result)
-        return result
+        result = run_tool_loop(
+            self.client,
+            turn.messages,
+            self.ctx,
+            turn.tools,
+            self.config.agent.max_tool_iterations,
+            events,
+            cancel,
+            turn.guard,
+            **turn.call_options,
+        )
+        return turn, result
 
     def close(self) -> None:
         self.ctx.close()

@@ -23,6 +23,13 @@ log = get_logger(__name__)
 
 SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 FLUSH_TYPE = "localgpt:memory-flush"
+# Turns that ended without an answer stay in the transcript (never in the model's context):
+# what was asked, and the error or the stop. A rename is an entry too (the file stays append-only).
+FAILED_TYPE = "localgpt:turn-failed"
+STOPPED_TYPE = "localgpt:turn-stopped"
+TITLE_TYPE = "localgpt:title"
+UNANSWERED_TYPES = (FAILED_TYPE, STOPPED_TYPE)
+MAX_TITLE_CHARS = 200
 VERSION = 1
 
 
@@ -92,6 +99,20 @@ class Session:
 
     def add_custom(self, custom_type: str, data: dict) -> dict:
         return self.append({"type": "custom", "customType": custom_type, "data": data})
+
+    def rename(self, title: str) -> str:
+        """Give the session a title of the user's (an appended entry; the latest one wins)."""
+        line = " ".join(title.split())
+        if not line:
+            raise SessionError("a session title must not be empty")
+        if len(line) > MAX_TITLE_CHARS:
+            raise SessionError(f"a session title is at most {MAX_TITLE_CHARS} characters")
+        self.add_custom(TITLE_TYPE, {"title": line})
+        return line
+
+    @property
+    def title(self) -> str:
+        return _title(self.entries)
 
     @property
     def compaction_count(self) -> int:
@@ -184,26 +205,47 @@ class SessionStore:
             if not SESSION_ID.match(path.stem):
                 continue
             header, entries = _load(path)
-            messages = [e["message"] for e in entries if e.get("type") == "message"]
-            first_user = next((m for m in messages if m.get("role") == "user"), None)
-            title = (first_user or {}).get("content") or ""
             infos.append(
                 SessionInfo(
                     id=header.get("id", path.stem),
                     path=path,
                     created=header.get("timestamp", ""),
                     updated=path.stat().st_mtime,
-                    messages=len(messages),
-                    title=_title(entries, title),
+                    messages=sum(1 for e in entries if _is_message(e) or _unanswered(e)),
+                    title=_title(entries),
                     model=header.get("model", ""),
                 )
             )
         return sorted(infos, key=lambda i: i.updated, reverse=True)
 
 
-def _title(entries: list[dict], fallback: str) -> str:
-    shown = next((e.get("text") for e in entries if e.get("text")), None) or fallback
-    line = " ".join(str(shown).split())
+def _is_message(entry: dict) -> bool:
+    return entry.get("type") == "message"
+
+
+def _unanswered(entry: dict) -> bool:
+    """A failed or stopped turn (counted and titled like a message, shown with its error)."""
+    return entry.get("type") == "custom" and entry.get("customType") in UNANSWERED_TYPES
+
+
+def _title(entries: list[dict]) -> str:
+    """The user's own title if renamed, else the first thing asked (answered or not)."""
+    named = [
+        e["data"].get("title")
+        for e in entries
+        if e.get("type") == "custom" and e.get("customType") == TITLE_TYPE and e.get("data")
+    ]
+    if named and named[-1]:
+        return str(named[-1])
+    shown = next((e.get("text") for e in entries if e.get("text")), None)
+    for entry in entries:
+        if shown:
+            break
+        if _is_message(entry) and entry["message"].get("role") == "user":
+            shown = entry["message"].get("content") or ""
+        elif _unanswered(entry):
+            shown = (entry.get("data") or {}).get("text") or ""
+    line = " ".join(str(shown or "").split())
     return line if len(line) <= 60 else line[:59] + "…"
 
 

@@ -53,7 +53,7 @@ def append_daily_entry(config: Config, text: str, now: datetime) -> WriteResult:
     resolve_in_workspace(config.workspace_dir, path.parent)  # memory/ itself may be a link
     zone = now.tzname() or ""
     entry = f"### {now:%H:%M:%S} {zone}".rstrip() + f"\n\n{body}\n"
-    with _locked(config, "daily-log"):
+    with writer_lock(config, "daily-log"):
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
             size = os.fstat(fd).st_size
@@ -77,7 +77,7 @@ def update_memory_md(config: Config, old: str, new: str, now: datetime) -> Write
     if len(new) > MAX_ENTRY_CHARS:
         raise MemoryWriteError(f"`new` is {len(new)} chars; the limit is {MAX_ENTRY_CHARS}")
     path = resolve_in_workspace(config.workspace_dir, "MEMORY.md")
-    with _locked(config, "memory-md"):
+    with writer_lock(config, "memory-md"):
         current = _read_memory_md(path)
         if old:
             count = current.count(old)
@@ -95,7 +95,7 @@ def update_memory_md(config: Config, old: str, new: str, now: datetime) -> Write
         else:
             updated = current + ("" if not current or current.endswith("\n") else "\n")
             updated += ("\n" if current.strip() else "") + new.rstrip("\n") + "\n"
-        backup = _backup(config, path, current, now) if path.exists() else ""
+        backup = keep_backup(config, path, current, now) if path.exists() else ""
         atomic_write(path, updated)
     return WriteResult(
         relative_path(config.workspace_dir, path), len(updated.encode("utf-8")), backup
@@ -132,19 +132,30 @@ def _read_memory_md(path: Path) -> str:
         raise MemoryWriteError("MEMORY.md is not valid UTF-8; edit it by hand") from None
 
 
-def _backup(config: Config, path: Path, text: str, now: datetime) -> str:
+def keep_backup(config: Config, path: Path, text: str, now: datetime) -> str:
+    """Copy `text` (the version about to be replaced) to data/backups/; returns its home-relative
+    path. A note below the workspace top is named after its folders too (`memory__x.<stamp>.md`)."""
     stamp = now.astimezone().strftime("%Y%m%dT%H%M%S.%f%z")
-    target = config.backups_dir / f"{path.stem}.{stamp}{path.suffix}"
+    stem = _backup_stem(config, path)
+    target = config.backups_dir / f"{stem}.{stamp}{path.suffix}"
     counter = 1
     while target.exists():
-        target = config.backups_dir / f"{path.stem}.{stamp}-{counter}{path.suffix}"
+        target = config.backups_dir / f"{stem}.{stamp}-{counter}{path.suffix}"
         counter += 1
     atomic_write(target, text)
     return target.relative_to(config.home).as_posix()  # no machine path reaches a model
 
 
+def _backup_stem(config: Config, path: Path) -> str:
+    try:
+        rel = path.relative_to(config.workspace_dir.resolve())
+    except ValueError:
+        return path.stem
+    return "__".join([*rel.parent.parts, path.stem])
+
+
 @contextlib.contextmanager
-def _locked(config: Config, name: str) -> Iterator[None]:
+def writer_lock(config: Config, name: str) -> Iterator[None]:
     """Serialise writers across processes (agents, the API, background tasks)."""
     lock_dir = config.locks_dir
     lock_dir.mkdir(parents=True, exist_ok=True)

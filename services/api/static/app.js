@@ -6,33 +6,51 @@ import { CronView } from './views/cron.js';
 import { HeartbeatView } from './views/heartbeat.js';
 import { JobsView } from './views/jobs.js';
 import { MemoryView } from './views/memory.js';
+import { NotesView } from './views/notes.js';
+import { SettingsView } from './views/settings.js';
 import { TasksView } from './views/tasks.js';
 
 const $ = (id) => document.getElementById(id);
-const VIEWS = ['chat', 'memory', 'tasks', 'heartbeat', 'jobs', 'cron'];
+const VIEWS = ['chat', 'memory', 'notes', 'tasks', 'heartbeat', 'jobs', 'cron', 'settings'];
 const views = {};
 let current = null;
+let currentQuery = '';
 let healthTimer = null;
+const LOGIN_LINK = /^#login=([\w-]+)$/;
 
 async function boot() {
-  // A one-time link (`localgpt open`) carries its code in the fragment, which never reaches the
-  // server; drop it from the address bar and history before anything else happens.
-  const login = /^#login=([\w-]+)$/.exec(location.hash);
-  if (login) {
-    history.replaceState(null, '', location.pathname + location.search + '#chat');
-    try {
-      auth.token = await exchangeCode(login[1]);
-    } catch (err) {
-      showLogin(
-        err instanceof ApiError && err.status === 401
-          ? 'This login link is invalid, expired or already used. Run `localgpt open` again, or paste the token.'
-          : err.message,
-      );
-      return;
-    }
+  if (LOGIN_LINK.test(location.hash)) {
+    await redeemLink();
+    return;
   }
   if (auth.token) start();
   else showLogin();
+}
+
+/** A one-time link (`localgpt open`) carries its code in the fragment, which never reaches the
+ * server; drop it from the address bar and history before anything else happens. Called at load
+ * and when such a link is pasted into a tab that is already open (only the fragment changes,
+ * so the page does not reload). */
+async function redeemLink() {
+  const login = LOGIN_LINK.exec(location.hash);
+  if (!login) return;
+  history.replaceState(null, '', location.pathname + location.search + '#chat');
+  try {
+    auth.token = await exchangeCode(login[1]);
+  } catch (err) {
+    showLogin(
+      err instanceof ApiError && err.status === 401
+        ? 'This login link is invalid, expired or already used. Run `localgpt open` again, or paste the token.'
+        : err.message,
+    );
+    return;
+  }
+  start();
+}
+
+function onHashChange() {
+  if (LOGIN_LINK.test(location.hash)) redeemLink();
+  else route();
 }
 
 function showLogin(message = '') {
@@ -85,6 +103,8 @@ function makeView(name, root) {
     heartbeat: HeartbeatView,
     jobs: JobsView,
     cron: CronView,
+    notes: NotesView,
+    settings: SettingsView,
   }[name];
   return new View(root, { banner });
 }
@@ -97,9 +117,12 @@ function stop() {
 
 function route() {
   if ($('shell').hidden) return;
-  const [name, query] = location.hash.slice(1).split('?');
+  const [name, query = ''] = location.hash.slice(1).split('?');
   const next = VIEWS.includes(name) ? name : 'chat';
-  if (next !== current) {
+  if (next === current && query !== currentQuery) {
+    currentQuery = query; // e.g. #notes?path=HEARTBEAT.md from another view's link
+    views[next].show?.(new URLSearchParams(query));
+  } else if (next !== current) {
     if (current) views[current].hide?.();
     for (const section of document.querySelectorAll('.view')) {
       section.hidden = section.dataset.view !== next;
@@ -109,6 +132,7 @@ function route() {
       else link.removeAttribute('aria-current');
     }
     current = next;
+    currentQuery = query;
     const label = document.querySelector(`nav a[data-view="${next}"]`)?.textContent || next;
     document.title = `${label} · LocalGPT`;
     views[next].show?.(new URLSearchParams(query || ''));
@@ -161,7 +185,7 @@ function shortcuts(event) {
   if (event.key === '/') {
     event.preventDefault();
     views[current]?.focus?.();
-  } else if (/^[1-6]$/.test(event.key)) {
+  } else if (/^[1-8]$/.test(event.key)) {
     location.hash = VIEWS[Number(event.key) - 1];
   }
 }
@@ -188,5 +212,5 @@ document.addEventListener('visibilitychange', () => {
   }
 });
 document.addEventListener('keydown', shortcuts);
-window.addEventListener('hashchange', route);
+window.addEventListener('hashchange', onHashChange);
 boot();

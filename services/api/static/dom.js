@@ -103,3 +103,60 @@ export function citationButton(citation, label = citation) {
     label,
   );
 }
+
+/** Put text on the clipboard; falls back to a hidden textarea where the Clipboard API is absent. */
+export async function copyText(text) {
+  try {
+    await navigator.clipboard.writeText(text);
+    return true;
+  } catch {
+    const area = h('textarea', { class: 'offscreen', readonly: true, 'aria-hidden': 'true' });
+    area.value = text;
+    document.body.append(area);
+    area.select();
+    const ok = document.execCommand('copy');
+    area.remove();
+    return ok;
+  }
+}
+
+/** A small "Copy" button; `text()` is asked at click time (a reply may still be growing). */
+export function copyButton(text, label = 'Copy', what = 'text') {
+  const button = h(
+    'button',
+    {
+      type: 'button',
+      class: 'copy',
+      title: `Copy the ${what}`,
+      'aria-label': `Copy the ${what}`,
+      onclick: async () => {
+        const ok = await copyText(text());
+        button.textContent = ok ? 'Copied' : 'Copy failed';
+        button.classList.toggle('done', ok);
+        clearTimeout(button.resetTimer);
+        button.resetTimer = setTimeout(() => {
+          button.textContent = label;
+          button.classList.remove('done');
+        }, 1500);
+      },
+    },
+    label,
+  );
+  return button;
+}
+
+/** Offer `blob` as a file download named `name`. */
+export function download(blob, name) {
+  const url = URL.createObjectURL(blob);
+  const link = h('a', { href: url, download: name, class: 'offscreen' });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
+/** YYYY-MM-DD for a Date in this browser's zone. */
+export function isoDay(date = new Date()) {
+  const pad = (n) => String(n).padStart(2, '0');
+  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}`;
+}

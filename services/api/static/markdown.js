@@ -6,7 +6,7 @@
 // Covers what assistants write: headings, paragraphs, lists (nested, ordered, task items),
 // block quotes, fenced code, tables, rules, and inline code, emphasis, strike, links, autolinks.
 
-import { citationButton, h } from './dom.js';
+import { citationButton, copyButton, h } from './dom.js';
 
 const SAFE_PROTOCOLS = new Set(['http:', 'https:', 'mailto:']);
 const FENCE = /^ {0,3}(`{3,}|~{3,})\s*([^`\s]*)/;
@@ -113,7 +113,12 @@ function lineBreaks(parts) {
 function codeBlock(code, lang) {
   const pre = h('pre', { class: 'code' }, h('code', {}, code));
   if (lang) pre.dataset.lang = lang;
-  return pre;
+  return h(
+    'div',
+    { class: 'code-block' },
+    pre,
+    copyButton(() => code, 'Copy', 'code'),
+  );
 }
 
 function list(lines, start, depth) {

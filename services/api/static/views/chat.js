@@ -1,11 +1,13 @@
-// Chat: a sessions list, replies streamed over SSE and rendered as markdown, tool calls folded
-// away with memory hits' citations clickable.
+// Chat: a sessions list (searchable, renamable, exportable), replies streamed over SSE and
+// rendered as markdown, tool calls folded away with memory hits' citations clickable, and turns
+// that failed or were stopped kept in the conversation with their error.
 
-import { api, stream } from '../api.js';
-import { citationButton, clear, h, timeEl } from '../dom.js';
+import { api, send, stream } from '../api.js';
+import { citationButton, clear, copyButton, download, h, timeEl } from '../dom.js';
 import { renderMarkdown } from '../markdown.js';
 
 const MAX_TOOL_TEXT = 4000;
+const SEARCH_DELAY_MS = 250;
 
 export class ChatView {
   constructor(root, { banner }) {
@@ -19,6 +21,19 @@ export class ChatView {
   build() {
     this.list = h('ul', { class: 'session-list', 'aria-label': 'Sessions' });
     this.listNote = h('p', { class: 'muted small' });
+    this.search = h('input', {
+      type: 'search',
+      name: 'session-search',
+      class: 'session-search',
+      placeholder: 'Search chats…',
+      'aria-label': 'Search chats',
+      autocomplete: 'off',
+      maxlength: '200',
+      oninput: () => {
+        clearTimeout(this.searchTimer);
+        this.searchTimer = setTimeout(() => this.loadSessions(), SEARCH_DELAY_MS);
+      },
+    });
     this.messages = h('div', {
       class: 'messages',
       role: 'log',
@@ -42,6 +57,22 @@ export class ChatView {
     );
     this.title = h('h2', { class: 'chat-title' }, 'New chat');
     this.modelBadge = h('span', { class: 'model-badge muted small' });
+    this.renameButton = h(
+      'button',
+      { type: 'button', class: 'ghost small', hidden: true, onclick: () => this.startRename() },
+      'Rename',
+    );
+    this.exportButton = h(
+      'button',
+      {
+        type: 'button',
+        class: 'ghost small',
+        hidden: true,
+        title: 'Download this conversation as a markdown file',
+        onclick: () => this.exportSession(),
+      },
+      'Export',
+    );
     this.sidebar = h(
       'aside',
       { class: 'sessions', 'aria-label': 'Chat sessions' },
@@ -50,6 +81,7 @@ export class ChatView {
         { type: 'button', class: 'primary wide', onclick: () => this.newChat() },
         '+ New chat',
       ),
+      this.search,
       this.list,
       this.listNote,
     );
@@ -76,6 +108,8 @@ export class ChatView {
               'Sessions',
             ),
             this.title,
+            this.renameButton,
+            this.exportButton,
             this.modelBadge,
           ),
           this.messages,
@@ -151,16 +185,21 @@ export class ChatView {
         h(
           'p',
           { class: 'muted small' },
-          'Enter sends · Shift+Enter new line · Esc stops · / focuses the input · 1–4 switch views',
+          'Enter sends · Shift+Enter new line · Esc stops · / focuses the input · 1–8 switch views',
         ),
       ),
     );
   }
 
   async loadSessions() {
+    const q = this.search.value.trim();
     try {
-      const { sessions } = await api('/api/sessions');
-      this.listNote.textContent = sessions.length ? '' : 'No sessions yet.';
+      const { sessions } = await api(`/api/sessions${q ? `?${new URLSearchParams({ q })}` : ''}`);
+      this.listNote.textContent = sessions.length
+        ? ''
+        : q
+          ? `No chat mentions “${q}”.`
+          : 'No sessions yet.';
       clear(
         this.list,
         sessions.map((s) =>
@@ -175,7 +214,7 @@ export class ChatView {
                 'aria-current': s.id === this.sessionId ? 'true' : null,
                 onclick: (e) => {
                   e.preventDefault();
-                  this.openSession(s.id, s.title);
+                  this.openSession(s.id);
                 },
               },
               h('span', { class: 'session-title' }, s.title || 'Untitled'),
@@ -202,21 +241,27 @@ export class ChatView {
 
   newChat() {
     if (this.controller) return;
-    this.sessionId = null;
-    this.title.textContent = 'New chat';
+    this.setSession(null, 'New chat');
     this.showEmpty();
     this.sidebar.classList.remove('open');
     this.loadSessions();
     this.input.focus();
   }
 
-  async openSession(id, title) {
+  /** The open session (null: a new chat) and its title; rename and export need an id. */
+  setSession(id, title) {
+    this.sessionId = id;
+    this.title.textContent = title || 'Untitled';
+    this.renameButton.hidden = !id;
+    this.exportButton.hidden = !id;
+  }
+
+  async openSession(id) {
     if (this.controller) return;
     this.sidebar.classList.remove('open');
     try {
       const session = await api(`/api/sessions/${encodeURIComponent(id)}`);
-      this.sessionId = id;
-      this.title.textContent = title || 'Untitled';
+      this.setSession(id, session.title);
       this.renderHistory(session.messages || []);
       this.loadSessions();
     } catch (err) {
@@ -225,8 +270,11 @@ export class ChatView {
   }
 
   async deleteSession(session) {
-    if (!confirm(`Delete the session “${session.title || session.id}”? This cannot be undone.`))
-      return;
+    const name = session.title || session.id;
+    const question =
+      `Delete the chat “${name}”? It leaves this list; its transcript is archived ` +
+      `on this machine (sessions/${session.id}.jsonl.deleted.*), not destroyed.`;
+    if (!confirm(question)) return;
     try {
       await api(`/api/sessions/${encodeURIComponent(session.id)}`, { method: 'DELETE' });
       if (session.id === this.sessionId) this.newChat();
@@ -236,9 +284,70 @@ export class ChatView {
     }
   }
 
+  /** Edit the title in place: Enter saves, Escape (or leaving the field) keeps the old one. */
+  startRename() {
+    if (!this.sessionId || this.titleInput) return;
+    const old = this.title.textContent;
+    const input = h('input', {
+      type: 'text',
+      class: 'title-input',
+      value: old,
+      maxlength: '200',
+      'aria-label': 'Chat title',
+    });
+    const done = async (save) => {
+      if (!this.titleInput) return;
+      this.titleInput = null;
+      const title = input.value.trim();
+      input.replaceWith(this.title);
+      this.renameButton.hidden = false;
+      if (!save || !title || title === old) return;
+      this.title.textContent = title;
+      try {
+        const body = await api(`/api/sessions/${encodeURIComponent(this.sessionId)}`, {
+          method: 'PATCH',
+          body: { title },
+        });
+        this.title.textContent = body.title;
+        this.loadSessions();
+      } catch (err) {
+        this.title.textContent = old;
+        this.banner(`Cannot rename the chat: ${err.message}`);
+      }
+    };
+    input.addEventListener('keydown', (e) => {
+      if (e.key === 'Enter') {
+        e.preventDefault();
+        done(true);
+      } else if (e.key === 'Escape') {
+        done(false);
+      }
+    });
+    input.addEventListener('blur', () => done(true));
+    this.titleInput = input;
+    this.title.replaceWith(input);
+    this.renameButton.hidden = true;
+    input.focus();
+    input.select();
+  }
+
+  async exportSession() {
+    if (!this.sessionId) return;
+    try {
+      const response = await send(`/api/sessions/${encodeURIComponent(this.sessionId)}/export`);
+      const name =
+        /filename="([^"]+)"/.exec(response.headers.get('Content-Disposition') || '')?.[1] ||
+        `${this.sessionId}.md`;
+      download(await response.blob(), name);
+    } catch (err) {
+      this.banner(`Cannot export the chat: ${err.message}`);
+    }
+  }
+
   renderHistory(messages) {
     clear(this.messages);
     let turn = null;
+    const turns = [];
     const pending = []; // tool blocks waiting for their results, in call order
     for (const m of messages) {
       const text = contentText(m.content);
@@ -248,7 +357,9 @@ export class ChatView {
         this.messages.append(userBubble(m.text ?? typed));
         if (recalled.length) this.messages.append(recallBlock(recalled));
       } else if (m.role === 'assistant') {
-        turn = turn || this.addTurn();
+        if (!turn) turns.push((turn = this.addTurn()));
+        if (m.error) turn.fail(m.error);
+        else if (m.interrupted) turn.note('Stopped.');
         if (text) turn.addText(text);
         if (m.sources?.length) turn.showSources(m.sources);
         if (m.notice) turn.showNotice(m.notice);
@@ -259,13 +370,17 @@ export class ChatView {
           pending.push(block);
         }
       } else if (m.role === 'tool') {
-        turn = turn || this.addTurn();
+        if (!turn) turns.push((turn = this.addTurn()));
         // Results answer calls in order; match by id when the transcript has one.
         let i = pending.findIndex((b) => m.tool_call_id && b.callId === m.tool_call_id);
         if (i < 0 && pending.length) i = 0;
         const block = i >= 0 ? pending.splice(i, 1)[0] : turn.startTool(m.name || 'tool', null);
         block.finish(parseMaybe(unframe(text)));
       }
+    }
+    for (const t of turns) {
+      t.flush();
+      t.showActions();
     }
     this.scrollToEnd(true);
   }
@@ -310,6 +425,7 @@ export class ChatView {
     this.sendButton.disabled = true;
     this.stopButton.hidden = false;
     if (!this.sessionId) this.title.textContent = message.slice(0, 80);
+    const fresh = !this.sessionId;
     const body = { message };
     if (this.sessionId) body.session_id = this.sessionId;
     try {
@@ -328,6 +444,8 @@ export class ChatView {
       else turn.fail(err.message);
     } finally {
       turn.streaming(false);
+      turn.showActions();
+      if (fresh && this.sessionId) this.setSession(this.sessionId, this.title.textContent);
       this.controller = null;
       this.sendButton.disabled = false;
       this.stopButton.hidden = true;
@@ -337,7 +455,8 @@ export class ChatView {
   }
 
   onEvent(turn, event, data) {
-    if (event === 'session') this.sessionId = data.session_id;
+    if (event === 'session')
+      this.sessionId = data.session_id; // the buttons come when it ends
     else if (event === 'sources') turn.showSources(data.sources || []);
     else if (event === 'reading') turn.reading(data.prompt_tokens);
     else if (event === 'delta') turn.addText(data.text || '');
@@ -355,6 +474,7 @@ class AssistantTurn {
     this.body = h('div', { class: 'msg-body' });
     this.el.append(this.body);
     this.segment = null;
+    this.segments = []; // every text segment, for Copy
     this.open = [];
     this.finished = false;
     this.frame = 0;
@@ -430,6 +550,7 @@ class AssistantTurn {
     this.gotText = true;
     if (!this.segment) {
       this.segment = { text: '', el: h('div', { class: 'md' }) };
+      this.segments.push(this.segment);
       this.body.append(this.segment.el);
     }
     this.segment.text += text;
@@ -478,7 +599,27 @@ class AssistantTurn {
     this.finished = true;
     this.clearStatus();
     this.flush();
-    this.el.append(h('p', { class: 'error', role: 'alert' }, `Error: ${message}`));
+    this.el.classList.add('failed');
+    this.el.append(h('p', { class: 'error turn-error', role: 'alert' }, `Error: ${message}`));
+  }
+
+  /** The reply's markdown as written (what Copy copies). */
+  text() {
+    return this.segments
+      .map((s) => s.text.trim())
+      .filter(Boolean)
+      .join('\n\n');
+  }
+
+  /** A Copy button under a reply that has text (once it has ended). */
+  showActions() {
+    if (this.actions || !this.text()) return;
+    this.actions = h(
+      'div',
+      { class: 'msg-actions' },
+      copyButton(() => this.text(), 'Copy', 'reply'),
+    );
+    this.el.append(this.actions);
   }
 
   note(message) {
@@ -560,6 +701,11 @@ function userBubble(text) {
     'article',
     { class: 'msg user', 'aria-label': 'You' },
     h('div', { class: 'msg-body' }, text),
+    h(
+      'div',
+      { class: 'msg-actions' },
+      copyButton(() => text, 'Copy', 'message'),
+    ),
   );
 }
 

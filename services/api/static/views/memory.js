@@ -2,7 +2,7 @@
 // and the index's health, polled while the view is open.
 
 import { api } from '../api.js';
-import { ago, bytes, citationButton, clear, h, timeEl } from '../dom.js';
+import { ago, bytes, citationButton, clear, h, isoDay, timeEl } from '../dom.js';
 
 const STATS_EVERY_MS = 3000;
 const CONTEXT_LINES = 200; // lines shown around a cited range
@@ -52,8 +52,7 @@ export class MemoryView {
       tabindex: '0',
     });
 
-    const today = new Date();
-    const daily = `memory/${today.getFullYear()}-${String(today.getMonth() + 1).padStart(2, '0')}-${String(today.getDate()).padStart(2, '0')}.md`;
+    const daily = `memory/${isoDay()}.md`;
     clear(
       this.root,
       h(
@@ -343,8 +342,47 @@ export class MemoryView {
     } catch (err) {
       this.file = null;
       clear(this.lines);
-      clear(this.viewerHead, h('p', { class: 'error' }, `Cannot open ${path}: ${err.message}`));
+      if (err.status === 404 && /\.md$/i.test(path)) this.offerCreate(path);
+      else
+        clear(this.viewerHead, h('p', { class: 'error' }, `Cannot open ${path}: ${err.message}`));
     }
+  }
+
+  /** A note that is not there yet (today's log before anything was written): offer to start
+   * it rather than show an error. */
+  offerCreate(path) {
+    const daily = path === `memory/${isoDay()}.md`;
+    clear(
+      this.viewerHead,
+      h('span', { class: 'muted' }, `${path} does not exist yet. `),
+      h(
+        'button',
+        {
+          type: 'button',
+          class: 'small create-note',
+          onclick: async (e) => {
+            e.currentTarget.disabled = true;
+            try {
+              await api('/api/memory/note', {
+                method: 'PUT',
+                body: {
+                  path,
+                  text: `# ${path.split('/').pop().slice(0, -3)}\n\n`,
+                  base_version: null,
+                },
+              });
+              location.hash = `notes?${new URLSearchParams({ path, edit: '1' })}`;
+            } catch (err) {
+              clear(
+                this.viewerHead,
+                h('p', { class: 'error' }, `Cannot create ${path}: ${err.message}`),
+              );
+            }
+          },
+        },
+        daily ? 'Start today’s log' : 'Create it',
+      ),
+    );
   }
 
   renderFile(text) {
@@ -357,6 +395,13 @@ export class MemoryView {
         { class: 'muted' },
         start ? ` lines ${start}–${end} of ${total}` : ` ${total} line${total === 1 ? '' : 's'}`,
       ),
+      /\.md$/i.test(path)
+        ? h(
+            'a',
+            { class: 'edit-link small', href: `#notes?${new URLSearchParams({ path })}` },
+            'Open in Notes',
+          )
+        : null,
     );
     const rows = text === '' && total === 0 ? [] : text.split('\n');
     const more = (label, onclick) =>
