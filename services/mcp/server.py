@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import inspect
 import json
-from datetime import date
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
+from datetime import date
 from importlib.metadata import PackageNotFoundError, version
 from typing import Annotated, Any, Protocol, TypeVar
 from urllib.parse import quote
