@@ -56,7 +56,9 @@ def desktop(
         except ServicesUnavailable as exc:
             fail(str(exc))
         if services.started:
-            console.print(f"Started the services against {config.home}.", highlight=False)
+            console.print(
+                f"Started the services against {config.home}.", highlight=False, soft_wrap=True
+            )
         stop = config.desktop.stop_services_on_close if stop_services is None else stop_services
         try:
             from services.desktop.window import run_window
