@@ -271,3 +271,41 @@ def test_desktop_without_its_extra_says_how_to_install_it(home: Path, monkeypatc
     result = CliRunner().invoke(app, ["desktop"])
     assert result.exit_code == 1
     assert "pip install -e '.[desktop]'" in result.output
+
+
+def test_desktop_says_why_when_the_services_cannot_start(home: Path):
+    procfile = write(home.parent / "Procfile", "api: echo 'port in use, say' >&2; exit 3\n")
+    env = {"DISPLAY": ":99", "LOCALGPT_PROCFILE": str(procfile), "LOCALGPT_PORT": str(free_port())}
+    result = run_cli("desktop", env=env)
+    assert result.returncode == 1
+    assert "cannot start the services: api exited at start (code 3): port in use, say" in (
+        result.stderr.replace("\n", " ")
+    )
+    assert not (home / "run" / "daemon.json").exists()  # nothing left half-started
+
+
+def test_the_window_keeps_to_its_page_and_saves_downloads(display: str, tmp_path: Path):
+    """Real clicks in the app's window and profile (tests/desktop_probe.py): links elsewhere,
+    also target=_blank ones, go to the system browser; a download (an export) is saved; a
+    link within the app navigates in the window."""
+    site, downloads = tmp_path / "site", tmp_path / "downloads"
+    site.mkdir()
+    downloads.mkdir()
+    probe = subprocess.run(
+        [sys.executable, str(ROOT / "tests" / "desktop_probe.py"), str(site), str(downloads)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "DISPLAY": display, "PYTHONPATH": str(ROOT)},
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert probe.returncode == 0, probe.stderr[-3000:]
+    result = json.loads(probe.stdout.strip().splitlines()[-1])
+    assert result["title"] == "Links"  # the window's title follows the page's
+    assert result["opened_outside"] == [
+        "https://example.org/elsewhere",
+        "https://example.org/popup",
+    ]
+    assert result["still_on"].endswith("/index.html")
+    assert result["downloaded"] == "# exported chat\n"
+    assert result["inside_url"].endswith("/other.html") and result["inside_title"] == "Other"

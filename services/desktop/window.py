@@ -26,6 +26,7 @@ from PySide6.QtGui import QDesktopServices, QIcon, QKeySequence, QShortcut
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
 from PySide6.QtWebEngineCore import (
     QWebEngineDownloadRequest,
+    QWebEngineLoadingInfo,
     QWebEnginePage,
     QWebEngineProfile,
     QWebEngineScript,
@@ -121,6 +122,7 @@ class DesktopWindow(QMainWindow):
         self.view.setPage(PageOnly(profile, origin_of(target), self.view))
         self.view.titleChanged.connect(self._title_changed)
         self.view.loadFinished.connect(self._load_finished)
+        self.view.page().loadingChanged.connect(self._loading_changed)
         self.setCentralWidget(self.view)
         self.shown_view = ""
         self._probe = QTimer(self, interval=PROBE_INTERVAL_MS, timeout=self._ask_view)
@@ -134,10 +136,20 @@ class DesktopWindow(QMainWindow):
         self._ask_view()  # the page names its view in the title when it switches views
 
     def _load_finished(self, ok: bool) -> None:
-        if not ok:
-            log.warning("desktop_page_failed", url=self.view.url().toString(QUrl.RemoveFragment))
+        if ok:
+            self._probe.start()  # until the page settles on a view or the login form
+
+    def _loading_changed(self, info: QWebEngineLoadingInfo) -> None:
+        """A page of the app that failed to load (a link sent outside ends as "aborted")."""
+        if info.status() != QWebEngineLoadingInfo.LoadStatus.LoadFailedStatus:
             return
-        self._probe.start()  # until the page settles on a view or the login form
+        if info.errorDomain() == QWebEngineLoadingInfo.ErrorDomain.InternalErrorDomain:
+            return  # a navigation this page refused
+        log.warning(
+            "desktop_page_failed",
+            url=info.url().toString().split("#")[0],  # never the login code in the fragment
+            error=info.errorString(),
+        )
 
     def _ask_view(self) -> None:
         self.view.page().runJavaScript(
@@ -227,6 +239,18 @@ def on_download(request: QWebEngineDownloadRequest) -> None:
     )
 
 
+def make_profile(parent: QApplication) -> QWebEngineProfile:
+    """Off the record (no storage name): nothing the page stores outlives the window."""
+    profile = QWebEngineProfile(parent)
+    for attribute in (
+        QWebEngineSettings.WebAttribute.JavascriptCanAccessClipboard,  # the page's copy buttons
+        QWebEngineSettings.WebAttribute.JavascriptCanPaste,
+    ):
+        profile.settings().setAttribute(attribute, True)
+    profile.downloadRequested.connect(on_download)
+    return profile
+
+
 def run_window(url: str, focus_socket: Path) -> None:
     """Show the page at `url` until the window closes (or SIGINT/SIGTERM)."""
     prepare_environment()
@@ -234,13 +258,7 @@ def run_window(url: str, focus_socket: Path) -> None:
     app.setApplicationName("LocalGPT")
     app.setDesktopFileName("localgpt")
     app.setWindowIcon(QIcon(str(ICON)))
-    profile = QWebEngineProfile(app)  # no storage name: off the record
-    for attribute in (
-        QWebEngineSettings.WebAttribute.JavascriptCanAccessClipboard,  # the page's copy buttons
-        QWebEngineSettings.WebAttribute.JavascriptCanPaste,
-    ):
-        profile.settings().setAttribute(attribute, True)
-    profile.downloadRequested.connect(on_download)
+    profile = make_profile(app)
     window = DesktopWindow(url, profile)
     focus = FocusServer(focus_socket, window)
     undo_signals = quit_on_signals(app)
