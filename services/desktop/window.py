@@ -52,6 +52,7 @@ VIEW_PROBE = """(() => {
   return login && !login.hidden ? 'login' : '';
 })()"""
 PROBE_INTERVAL_MS = 250
+PROBE_TICKS = 240  # a minute: a page that shows nothing by then is left alone (it is logged)
 EXTERNAL_SCHEMES = ("http", "https", "mailto")
 
 
@@ -125,7 +126,8 @@ class DesktopWindow(QMainWindow):
         self.view.page().loadingChanged.connect(self._loading_changed)
         self.setCentralWidget(self.view)
         self.shown_view = ""
-        self._probe = QTimer(self, interval=PROBE_INTERVAL_MS, timeout=self._ask_view)
+        self._probe = QTimer(self, interval=PROBE_INTERVAL_MS, timeout=self._probe_tick)
+        self._ticks = 0
         # Ctrl+Q everywhere (the platform's Quit key is empty on Windows); one shortcut per key,
         # or Qt finds it ambiguous and runs neither.
         QShortcut(QKeySequence("Ctrl+Q"), self, activated=self.close)
@@ -137,6 +139,7 @@ class DesktopWindow(QMainWindow):
 
     def _load_finished(self, ok: bool) -> None:
         if ok:
+            self._ticks = 0
             self._probe.start()  # until the page settles on a view or the login form
 
     def _loading_changed(self, info: QWebEngineLoadingInfo) -> None:
@@ -151,6 +154,14 @@ class DesktopWindow(QMainWindow):
             error=info.errorString(),
         )
 
+    def _probe_tick(self) -> None:
+        self._ticks += 1
+        if self._ticks > PROBE_TICKS:
+            self._probe.stop()
+            log.warning("desktop_page_shows_nothing", seconds=PROBE_TICKS * PROBE_INTERVAL_MS / 1e3)
+            return
+        self._ask_view()
+
     def _ask_view(self) -> None:
         self.view.page().runJavaScript(
             VIEW_PROBE, QWebEngineScript.ScriptWorldId.ApplicationWorld, self._view_is
@@ -162,8 +173,8 @@ class DesktopWindow(QMainWindow):
         self._probe.stop()
         if name == self.shown_view:
             return
-        self.shown_view = name
-        if name == "login":
+        first, self.shown_view = not self.shown_view, name
+        if name == "login" and first:
             log.warning("desktop_view_shown", view=name, note="the login link was not accepted")
         else:
             log.info("desktop_view_shown", view=name)
@@ -192,7 +203,10 @@ class FocusServer:
     def _accept(self) -> None:
         while self.server.hasPendingConnections():
             conn: QLocalSocket = self.server.nextPendingConnection()
+            conn.disconnected.connect(conn.deleteLater)
             conn.readyRead.connect(lambda conn=conn: self._answer(conn))
+            if conn.bytesAvailable():
+                self._answer(conn)
 
     def _answer(self, conn: QLocalSocket) -> None:
         if bytes(conn.readAll().data()).startswith(FOCUS_REQUEST.strip()):
