@@ -10,11 +10,15 @@ import importlib.util
 import logging
 import os
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from shared.cli.common import console, fail, get_config, warn
+
+if TYPE_CHECKING:
+    from services.desktop.backend import Services
+    from shared.config import Config
 
 INSTALL_HINT = "pip install -e '.[desktop]' (Qt WebEngine, about 650 MB)"
 
@@ -47,7 +51,10 @@ def desktop(
                 highlight=False,
             )
             return
-        fail(f"{exc}, but it did not answer; close it, or end pid {exc.pid}")
+        fail(
+            f"{exc} (or starting) but did not answer; try again in a moment, or close it "
+            f"(pid {exc.pid})"
+        )
     try:
         init_home(config)
         _start_logging(config)
@@ -70,7 +77,7 @@ def desktop(
         lock.release()
 
 
-def _start_logging(config) -> None:
+def _start_logging(config: Config) -> None:
     """JSON events on stderr (stdout is for the lines above) and in logs/desktop.jsonl."""
     from shared.logs import LogFileBusy, configure_logging
     from shared.token import token_path
@@ -84,7 +91,7 @@ def _start_logging(config) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per health poll otherwise
 
 
-def _after_close(services, keep: bool) -> None:
+def _after_close(services: Services, keep: bool) -> None:
     if not services.started:
         return  # someone else's services: theirs to stop
     if keep:
@@ -99,9 +106,16 @@ def _after_close(services, keep: bool) -> None:
     console.print("Stopped the services this window started.", highlight=False)
 
 
+def _qt_installed() -> bool:
+    try:  # finds the module without loading Qt's libraries
+        return importlib.util.find_spec("PySide6.QtWebEngineWidgets") is not None
+    except ImportError:
+        return False
+
+
 def _check_can_show_a_window() -> None:
     """Clear errors, before anything starts, for what would otherwise fail deep inside Qt."""
-    if importlib.util.find_spec("PySide6") is None:
+    if not _qt_installed():
         fail(f"the desktop app needs its optional extra: {INSTALL_HINT}")
     if sys.platform.startswith("linux") and not (
         os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
