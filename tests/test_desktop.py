@@ -239,7 +239,9 @@ def test_a_second_window_is_refused_when_the_first_does_not_answer(home: Path, c
         with pytest.raises(AlreadyOpen) as caught:
             InstanceLock(config.desktop_lock_file).acquire()
         assert caught.value.pid == os.getpid()
-        result = run_cli("desktop", env={"DISPLAY": ":99"})
+        # A Procfile that cannot start: were the lock not to refuse, nothing would be left running.
+        failing = write(home.parent / "Procfile", "api: exit 3\n")
+        result = run_cli("desktop", env={"DISPLAY": ":99", "LOCALGPT_PROCFILE": str(failing)})
     assert result.returncode == 1
     message = " ".join(result.stderr.split())
     assert f"already open (pid {os.getpid()}) (or starting) but did not answer" in message
@@ -268,7 +270,9 @@ def test_desktop_without_its_extra_says_how_to_install_it(home: Path, monkeypatc
 
     for module in ("PySide6", "PySide6.QtWebEngineWidgets"):  # as if the extra were missing
         monkeypatch.setitem(sys.modules, module, None)
-    monkeypatch.setenv("DISPLAY", ":99")
+    # Were the check to pass anyway, the next one ends the command before anything starts.
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     result = CliRunner().invoke(app, ["desktop"])
     assert result.exit_code == 1
     assert "pip install -e '.[desktop]'" in result.output
