@@ -170,6 +170,14 @@ class CronConfig:
 
 
 @dataclass
+class DesktopConfig:
+    # When the `localgpt desktop` window closes, stop the services it started itself (services
+    # that already ran are never stopped). Off: the heartbeat and schedules keep running.
+    stop_services_on_close: bool = False
+    start_timeout: float = 60.0  # seconds to wait for the API after starting the services
+
+
+@dataclass
 class Config:
     home: Path
     workspace: WorkspaceConfig = field(default_factory=WorkspaceConfig)
@@ -183,6 +191,7 @@ class Config:
     local_llm: LocalLLMConfig = field(default_factory=LocalLLMConfig)
     agent: AgentConfig = field(default_factory=AgentConfig)
     cron: CronConfig = field(default_factory=CronConfig)
+    desktop: DesktopConfig = field(default_factory=DesktopConfig)
     # Where each key set by the user came from ("llm.model" -> the file or "$LOCALGPT_LLM_MODEL"):
     # a key missing here has its built-in default, e.g. no [llm] model means "choose for me".
     sources: dict[str, str] = field(default_factory=dict, repr=False)
@@ -245,6 +254,16 @@ class Config:
     def daemon_dir(self) -> Path:
         """`localgpt daemon`'s pid file and logs of the processes it started."""
         return self.home / "run"
+
+    @property
+    def desktop_lock_file(self) -> Path:
+        """Held by the open `localgpt desktop` window: one window per home."""
+        return self.daemon_dir / "desktop.lock"
+
+    @property
+    def desktop_socket(self) -> Path:
+        """Where the open desktop window listens for "come to the front" requests."""
+        return self.daemon_dir / "desktop.sock"
 
     @property
     def models_dir(self) -> Path:

@@ -12,6 +12,7 @@ from shared.cli import (
     chat,
     cron,
     daemon,
+    desktop,
     heartbeat,
     jobs,
     llm,
@@ -48,6 +49,7 @@ app.command("logs")(logs.logs)
 config_app = typer.Typer(help="Inspect the configuration.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 app.command("open")(open_.open_page)
+app.command("desktop")(desktop.desktop)
 app.command("mcp")(mcp.mcp_command)
 
 

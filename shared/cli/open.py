@@ -26,7 +26,7 @@ def open_page(
     """Open the web page, logged in by a one-time link (valid once, for 2 minutes)."""
     config = get_config()
     base = page_url(config.server.host, config.server.port)
-    if not _api_is_up(base):
+    if not api_is_up(base):
         warn(f"the API does not answer at {base}; start it with `localgpt run api`")
     link = f"{base}/#login={issue_code(config)}"
     console.print(
@@ -52,7 +52,7 @@ def page_url(host: str, port: int) -> str:
     return f"http://{host}:{port}"
 
 
-def _api_is_up(base: str) -> bool:
+def api_is_up(base: str) -> bool:
     import httpx  # not at module level: every service starts through the CLI
 
     try:
