@@ -22,6 +22,7 @@ from shared.agent.citations import (
     with_citations,
 )
 from shared.agent.compaction import choose_cut, estimate_tokens, summarise, text_tokens
+from shared.agent.focus import focus
 from shared.agent.grounded import build_compact_prompt, note_day
 from shared.agent.llm import LLMClient, LLMError
 from shared.agent.loop import GuardSettings, TurnEvents, TurnResult, run_tool_loop
@@ -46,6 +47,8 @@ log = get_logger(__name__)
 
 FLUSH_MAX_ITERATIONS = 4
 RECALL_QUERY_CHARS = 2_000  # a long message searches by its start
+# A recalled note as a small model reads it: its best-matching lines (shared/agent/focus.py).
+COMPACT_NOTE_CHARS = 300
 COMPACT_MAX_TOKENS = 128  # a small model's answer: short, and it loops when left to run
 NO_ANSWER_NOTICE = (
     "The model talked about the question instead of answering it: read the sources below."
@@ -175,7 +178,10 @@ class Assistant:
     # -- the two profiles -----------------------------------------------------------------
 
     def _compact_turn(self, text: str, now: datetime, pinned: tuple[str, ...]) -> PreparedTurn:
-        hits = self._pinned_hits(pinned) + self._recall(text, max(3, self.config.agent.auto_recall))
+        recalled = self._recall(text, max(3, self.config.agent.auto_recall))
+        workspace = self.config.workspace_dir
+        focused = [focus(hit, text, workspace, COMPACT_NOTE_CHARS) for hit in recalled]
+        hits = self._pinned_hits(pinned) + focused
         prompt = build_compact_prompt(
             text, hits, self._plain_history(), now, self.config.llm.prompt_budget
         )
