@@ -185,7 +185,8 @@ def test_get_reads_markdown_inside_the_workspace_only(mcp):
         "../outside/secret.md": "outside the workspace",
         "/etc/passwd.md": "outside the workspace",
         "leak.md": "outside the workspace",  # a link out of the workspace
-        "/etc/passwd": "markdown files only",
+        "/etc/passwd": "outside the workspace",
+        "notes.txt": "is not a note",
         "memory/none.md": "does not exist",
     }
     for path, says in refused.items():

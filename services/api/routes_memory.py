@@ -10,8 +10,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from services.api.errors import ApiError
+from shared.memory.access import MemoryFileError
 from shared.memory.dates import DateError, date_filter
-from shared.memory.lines import LinesError, read_lines
+from shared.memory.lines import read_lines
 from shared.memory.search import MAX_LIMIT
 from shared.status import memory_status
 from shared.workspace import OutsideWorkspaceError
@@ -31,6 +32,9 @@ class SearchHit(BaseModel):
     vector_score: float
     day: str | None = Field(None, description="YYYY-MM-DD the cited lines are dated, if any.")
     chunks: int = Field(1, description="Indexed chunks merged into this span.")
+    provenance: str = Field(
+        "user", description="Who wrote the cited lines: user, assistant or mixed."
+    )
     citation: str
 
 
@@ -126,14 +130,14 @@ def file(
     from_: Annotated[int, Query(alias="from", ge=1, description="First line (1-based).")] = 1,
     lines: Annotated[int | None, Query(ge=1, le=100_000)] = None,
 ) -> dict[str, Any]:
-    """Lines of a workspace file; paths outside the workspace are refused (403)."""
+    """Lines of a note: only markdown notes of the workspace (`shared.memory.access`); hidden
+    files, `.git/`, other files, FIFOs and links out are refused (403), a missing note is 404."""
     workspace = request.app.state.api.config.workspace_dir
     try:
         return read_lines(workspace, path, from_, lines).as_dict()
     except OutsideWorkspaceError as exc:
         raise ApiError(403, str(exc)) from None
-    except LinesError as exc:
-        status = 404 if "does not exist" in str(exc) else 400
-        raise ApiError(status, str(exc)) from None
+    except MemoryFileError as exc:
+        raise ApiError(exc.status, str(exc)) from None
     except ValueError as exc:  # e.g. a NUL byte in the path
         raise ApiError(400, f"invalid path: {exc}") from None

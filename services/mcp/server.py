@@ -31,8 +31,9 @@ from pydantic import BeforeValidator, Field, ValidationError
 from shared.config import Config
 from shared.logs import get_logger
 from shared.memory import Memory
+from shared.memory.access import FileMissing, MemoryFileError
 from shared.memory.files import scan_workspace
-from shared.memory.lines import LinesError, read_lines
+from shared.memory.lines import read_lines
 from shared.memory.search import MAX_LIMIT
 from shared.queue import Queue
 from shared.workspace import OutsideWorkspaceError
@@ -307,16 +308,14 @@ def _task_status(config: Config, task_id: str) -> dict[str, Any]:
 
 
 def _read_note(config: Config, path: str) -> str:
-    if not path.lower().endswith(".md"):
-        raise ResourceNotFoundError(f"{path[:200]!r} is not a markdown note (notes end in .md)")
     try:
         return read_lines(config.workspace_dir, path).text
     except OutsideWorkspaceError as exc:
         raise ResourceError(f"refused: {exc}") from None
-    except LinesError as exc:
-        if "does not exist" in str(exc):
-            raise ResourceNotFoundError(str(exc)) from None
-        raise ResourceError(str(exc)) from None
+    except FileMissing as exc:
+        raise ResourceNotFoundError(str(exc)) from None
+    except MemoryFileError as exc:  # refused (not a note) or unreadable
+        raise ResourceError(f"refused: {exc}" if exc.status == 403 else str(exc)) from None
     except ValueError as exc:  # e.g. a NUL byte in the path
         raise ResourceError(f"invalid path: {exc}") from None
 

@@ -38,7 +38,8 @@ from shared.agent.tools import CHAT_TOOLS, FLUSH_TOOLS, ToolContext
 from shared.agent.untrusted import frame_untrusted
 from shared.config import Config
 from shared.logs import get_logger
-from shared.memory.lines import LinesError, read_lines
+from shared.memory.access import MemoryFileError
+from shared.memory.lines import read_lines
 from shared.workspace import OutsideWorkspaceError
 
 log = get_logger(__name__)
@@ -245,7 +246,7 @@ class Assistant:
         for path in pinned:
             try:
                 piece = read_lines(self.config.workspace_dir, path, 1, None)
-            except (LinesError, OutsideWorkspaceError):
+            except (MemoryFileError, OutsideWorkspaceError):
                 continue
             if piece.text.strip():
                 hits.append(_PinnedHit(piece.path, piece.start_line, piece.end_line, piece.text))

@@ -16,7 +16,8 @@ from shared.agent.clock import user_now
 from shared.agent.skills import discover_skills, find_skill, read_skill_body
 from shared.config import Config
 from shared.logs import get_logger
-from shared.memory.lines import LinesError, read_lines
+from shared.memory.access import FileRefused, MemoryFileError
+from shared.memory.lines import read_lines
 from shared.memory.writes import MemoryWriteError, append_daily_entry, update_memory_md
 from shared.workspace import OutsideWorkspaceError
 
@@ -99,8 +100,6 @@ def memory_search(ctx: ToolContext, args: dict) -> dict:
 
 def memory_get(ctx: ToolContext, args: dict) -> dict:
     path = _text(args, "path")
-    if not path.lower().endswith(".md"):
-        raise ToolInputError("memory_get reads markdown files only (paths ending in .md)")
     start = _int(args, "from", default=1, low=1)
     count = _int(args, "lines", default=None, low=1)
     piece = read_lines(ctx.config.workspace_dir, path, start, count)
@@ -264,10 +263,12 @@ def run_tool(
     try:
         args = _parse_arguments(raw_arguments)
         result = TOOLS[name].handler(ctx, args)
-    except (ToolInputError, MemoryWriteError, LinesError) as exc:
+    except (ToolInputError, MemoryWriteError) as exc:
         return _error(name, str(exc))
-    except OutsideWorkspaceError as exc:
+    except (OutsideWorkspaceError, FileRefused) as exc:
         return _error(name, f"refused: {exc}")
+    except MemoryFileError as exc:  # missing, or not readable as text
+        return _error(name, str(exc))
     except Exception as exc:  # a tool bug must not end the user's turn
         log.exception("tool_failed", tool=name)
         return _error(name, f"{name} failed: {type(exc).__name__}: {exc}")

@@ -22,8 +22,9 @@ from rich.text import Text
 
 from shared.cli.common import console, fail, get_config, print_json, warn
 from shared.memory import Memory
+from shared.memory.access import FileRefused, MemoryFileError
 from shared.memory.dates import DateError, date_filter
-from shared.memory.lines import LinesError, read_lines
+from shared.memory.lines import read_lines
 from shared.status import memory_status
 from shared.workspace import OutsideWorkspaceError
 
@@ -199,9 +200,9 @@ def get(
     config = get_config()
     try:
         piece = read_lines(config.workspace_dir, path, start, lines)
-    except OutsideWorkspaceError as exc:
+    except (OutsideWorkspaceError, FileRefused) as exc:
         fail(f"refused: {exc}")
-    except LinesError as exc:
+    except MemoryFileError as exc:
         fail(str(exc))
     if as_json:
         print_json(piece.as_dict())
