@@ -18,7 +18,7 @@ from pathlib import Path, PurePosixPath
 
 from shared.memory.files import is_note_name
 
-NOT_A_NOTE = "only markdown files (.md) of the workspace are served, never hidden files or .git/"
+NOT_A_NOTE = "markdown files only (.md notes of the workspace; never hidden files or .git/)"
 
 
 class MemoryFileError(ValueError):
