@@ -249,7 +249,14 @@ class Config:
 
     @property
     def backups_dir(self) -> Path:
+        """MEMORY.md backups of earlier versions (before data/versions/)."""
         return self.data_dir / "backups"
+
+    @property
+    def versions_dir(self) -> Path:
+        """Every previous version of MEMORY.md, pending edits and the write log: in the
+        home, never in the workspace."""
+        return self.data_dir / "versions"
 
     @property
     def sessions_dir(self) -> Path:
@@ -273,7 +280,7 @@ class Config:
             "jobs_db": str(self.jobs_db),
             "queue_db": str(self.queue_db),
             "heartbeat_db": str(self.heartbeat_db),
-            "backups": str(self.backups_dir),
+            "versions": str(self.versions_dir),
             "sessions": str(self.sessions_dir),
             "logs": str(self.logs_dir),
             "models": str(self.models_dir),

@@ -34,6 +34,7 @@ from shared.memory import Memory
 from shared.memory.access import FileMissing, MemoryFileError
 from shared.memory.files import scan_workspace
 from shared.memory.lines import read_lines
+from shared.memory.writes import MAX_ENTRY_CHARS
 from shared.memory.search import MAX_LIMIT
 from shared.queue import Queue
 from shared.workspace import OutsideWorkspaceError
@@ -185,7 +186,7 @@ def _register(server: LocalGPTMcp, backend: Backend) -> None:
             str,
             Field(
                 min_length=1,
-                max_length=20_000,
+                max_length=MAX_ENTRY_CHARS,
                 description="Markdown to remember: a fact, decision or todo, written so it "
                 "makes sense on its own later.",
             ),
@@ -269,7 +270,7 @@ def _agent_tool(config: Config, name: str, arguments: dict[str, Any]) -> dict[st
     """Run one of the assistant's own tools (same checks, same results, same messages)."""
     from shared.agent.tools import ToolContext, run_tool
 
-    ctx = ToolContext(config)
+    ctx = ToolContext(config, session_id="mcp")  # what an MCP client writes is marked as such
     try:
         outcome = run_tool(ctx, name, arguments, (name,))
     finally:

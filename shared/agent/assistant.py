@@ -78,6 +78,7 @@ class Assistant:
         self.session = session
         self.client = client
         self.ctx = ctx or ToolContext(config)
+        self.ctx.session_id = session.id  # memory writes are marked and logged with it
         self.tool_names: tuple[str, ...] | None = None  # None: the chat tools
 
     @classmethod

@@ -18,7 +18,12 @@ from shared.config import Config
 from shared.logs import get_logger
 from shared.memory.access import FileRefused, MemoryFileError
 from shared.memory.lines import read_lines
-from shared.memory.writes import MemoryWriteError, append_daily_entry, update_memory_md
+from shared.memory.writes import (
+    ConfirmationRequired,
+    MemoryWriteError,
+    append_daily_entry,
+    update_memory_md,
+)
 from shared.workspace import OutsideWorkspaceError
 
 log = get_logger(__name__)
@@ -37,6 +42,7 @@ class ToolContext:
     config: Config
     memory_factory: Callable[[], Any] | None = None
     clock: Callable[[], datetime] | None = None
+    session_id: str = ""  # the session whose turn writes: marked on and logged with each write
     _memory: Any = field(default=None, repr=False)
 
     @property
@@ -114,7 +120,8 @@ def memory_get(ctx: ToolContext, args: dict) -> dict:
 
 
 def memory_append(ctx: ToolContext, args: dict) -> dict:
-    return append_daily_entry(ctx.config, _text(args, "text"), ctx.now()).as_dict()
+    text = _text(args, "text")
+    return append_daily_entry(ctx.config, text, ctx.now(), session=ctx.session_id).as_dict()
 
 
 def memory_update(ctx: ToolContext, args: dict) -> dict:
@@ -122,7 +129,7 @@ def memory_update(ctx: ToolContext, args: dict) -> dict:
     new = args.get("new")
     if not isinstance(old, str) or not isinstance(new, str):
         raise ToolInputError("memory_update needs string arguments `old` and `new`")
-    return update_memory_md(ctx.config, old, new, ctx.now()).as_dict()
+    return update_memory_md(ctx.config, old, new, ctx.now(), session=ctx.session_id).as_dict()
 
 
 def read_skill(ctx: ToolContext, args: dict) -> dict:
@@ -203,8 +210,9 @@ TOOLS: dict[str, Tool] = {
         Tool(
             "memory_update",
             "Edit MEMORY.md (curated long-term memory): replace the passage `old`, which must "
-            "occur exactly once, with `new`. An empty `old` appends `new` at the end. The "
-            "previous version is kept as a backup.",
+            "occur exactly once, with `new`. An empty `old` appends `new` at the end. Keep "
+            "edits small: removing more than a fifth of the file needs the user's "
+            "confirmation. Every previous version is kept.",
             {
                 "type": "object",
                 "required": ["new"],
@@ -263,6 +271,8 @@ def run_tool(
     try:
         args = _parse_arguments(raw_arguments)
         result = TOOLS[name].handler(ctx, args)
+    except ConfirmationRequired as exc:  # the user decides; the model is told so
+        return ToolOutcome(name, False, exc.as_dict())
     except (ToolInputError, MemoryWriteError) as exc:
         return _error(name, str(exc))
     except (OutsideWorkspaceError, FileRefused) as exc:
