@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -14,6 +14,17 @@ from shared.memory.access import MemoryFileError
 from shared.memory.dates import DateError, date_filter
 from shared.memory.lines import read_lines
 from shared.memory.search import MAX_LIMIT
+from shared.memory.writes import (
+    MAX_ENTRY_CHARS,
+    ConfirmationRequired,
+    MemoryWriteError,
+    PendingEditNotFound,
+    VersionNotFound,
+    apply_pending,
+    memory_versions,
+    restore_version,
+    update_memory_md,
+)
 from shared.status import memory_status
 from shared.workspace import OutsideWorkspaceError
 
@@ -141,3 +152,70 @@ def file(
         raise ApiError(exc.status, str(exc)) from None
     except ValueError as exc:  # e.g. a NUL byte in the path
         raise ApiError(400, f"invalid path: {exc}") from None
+
+
+class MemoryEdit(BaseModel):
+    old: str = Field("", max_length=2 * 1024 * 1024, description="Exact passage; empty appends.")
+    new: str = Field(..., max_length=MAX_ENTRY_CHARS, description="The replacement text.")
+    confirm: bool = Field(
+        False, description="The user confirmed an edit that removes a large share of the file."
+    )
+
+
+class RestoreRequest(BaseModel):
+    version: str = Field(..., min_length=1, max_length=300)
+
+
+def _now() -> datetime:
+    return datetime.now().astimezone()
+
+
+@router.post("/update")
+def update(request: Request, body: MemoryEdit) -> Any:
+    """Edit MEMORY.md as the memory_update tool does (marked as the assistant's). An edit
+    removing more than a fifth of the file answers 409 with `confirm.pending_edit` unless
+    `confirm` is true; every previous version is kept."""
+    config = request.app.state.api.config
+    try:
+        done = update_memory_md(config, body.old, body.new, _now(), "api", body.confirm)
+    except ConfirmationRequired as exc:
+        return _confirmation_needed(exc)
+    except MemoryWriteError as exc:
+        raise ApiError(400, str(exc)) from None
+    return done.as_dict()
+
+
+@router.post("/pending/{pending_id}")
+def apply_pending_edit(request: Request, pending_id: str) -> Any:
+    """Apply an edit the assistant proposed and the user has now confirmed (the page's dialog)."""
+    try:
+        return apply_pending(request.app.state.api.config, pending_id, _now(), "api").as_dict()
+    except PendingEditNotFound as exc:
+        raise ApiError(404, str(exc)) from None
+    except MemoryWriteError as exc:
+        raise ApiError(400, str(exc)) from None
+
+
+@router.get("/history")
+def history(request: Request) -> list[dict[str, Any]]:
+    """The kept versions of MEMORY.md, newest first."""
+    return [v.__dict__ for v in memory_versions(request.app.state.api.config)]
+
+
+@router.post("/restore")
+def restore(request: Request, body: RestoreRequest) -> dict[str, Any]:
+    """Bring back a kept version of MEMORY.md; the current file is kept as a version first."""
+    try:
+        return restore_version(request.app.state.api.config, body.version, _now(), "api").as_dict()
+    except VersionNotFound as exc:
+        raise ApiError(404, str(exc)) from None
+    except MemoryWriteError as exc:
+        raise ApiError(400, str(exc)) from None
+
+
+def _confirmation_needed(exc: ConfirmationRequired) -> JSONResponse:
+    body = {
+        "error": {"code": "confirmation_required", "message": str(exc)},
+        "confirm": {"pending_edit": exc.pending_id, "removed_share": round(exc.removed_share, 3)},
+    }
+    return JSONResponse(body, status_code=409)

@@ -34,8 +34,8 @@ from shared.memory import Memory
 from shared.memory.access import FileMissing, MemoryFileError
 from shared.memory.files import scan_workspace
 from shared.memory.lines import read_lines
-from shared.memory.writes import MAX_ENTRY_CHARS
 from shared.memory.search import MAX_LIMIT
+from shared.memory.writes import MAX_ENTRY_CHARS
 from shared.queue import Queue
 from shared.workspace import OutsideWorkspaceError
 

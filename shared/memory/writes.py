@@ -74,6 +74,10 @@ class VersionNotFound(MemoryWriteError):
     """No kept version has that name."""
 
 
+class PendingEditNotFound(MemoryWriteError):
+    """No pending edit has that id (applied already, or never made)."""
+
+
 @dataclass
 class WriteResult:
     path: str  # workspace-relative
@@ -186,7 +190,7 @@ def apply_pending(config: Config, pending_id: str, now: datetime, session: str =
     try:
         edit = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        raise MemoryWriteError(f"no pending edit {pending_id!r}") from None
+        raise PendingEditNotFound(f"no pending edit {pending_id!r}") from None
     result = update_memory_md(
         config, edit["old"], edit["new"], now, session or edit.get("session", ""), confirmed=True
     )
@@ -372,7 +376,7 @@ def _keep_version(config: Config, path: Path, text: str, now: datetime) -> str:
 
 def _pending_path(config: Config, pending_id: str) -> Path:
     if not re.fullmatch(r"[0-9a-f]{12}", pending_id or ""):
-        raise MemoryWriteError(f"no pending edit {pending_id!r}")
+        raise PendingEditNotFound(f"no pending edit {pending_id!r}")
     return config.versions_dir / "pending" / f"{pending_id}.json"
 
 
