@@ -158,6 +158,9 @@ class HeartbeatConfig:
     prompt: str = DEFAULT_HEARTBEAT_PROMPT
     ack_max_chars: int = 300  # a HEARTBEAT_OK reply with at most this much left is an ack
     retention_days: int = 30  # heartbeat decisions and finished task records older than this go
+    # Alerts are kept with the run (status, page, logs); true also appends them, marked as
+    # the assistant's, to today's daily log.
+    log_alerts_to_daily: bool = False
 
 
 @dataclass
