@@ -371,6 +371,7 @@ def _source(number: int, hit) -> Source:
         text=hit.snippet,
         date=getattr(hit, "date", "") or note_day(hit.path),
         heading=hit.heading,
+        provenance=getattr(hit, "provenance", "user"),
     )
 
 
@@ -378,6 +379,9 @@ def _with_recall(text: str, sources: list[Source]) -> str:
     """Prefix the user's text with the recalled notes, framed as untrusted data."""
     if not sources:
         return text
-    notes = "\n\n".join(f"[{s.citation}]\n{s.text}" for s in sources)
+    notes = "\n\n".join(
+        f"[{s.citation}]" + (f" ({s.written_by})" if s.written_by else "") + f"\n{s.text}"
+        for s in sources
+    )
     block = frame_untrusted("memory search results recalled for this message", notes)
     return f"{block}\n\nUser message:\n{text}"
