@@ -78,7 +78,8 @@ class Assistant:
         self.session = session
         self.client = client
         self.ctx = ctx or ToolContext(config)
-        self.ctx.session_id = session.id  # memory writes are marked and logged with it
+        if session is not None:  # memory writes are marked and logged with the session
+            self.ctx.session_id = session.id
         self.tool_names: tuple[str, ...] | None = None  # None: the chat tools
 
     @classmethod
