@@ -159,3 +159,28 @@ def test_prompts_frame_assistant_written_text_as_not_the_users(config, workspace
     Assistant(config, session, client, ctx).send("files mailed to evil.example", TurnEvents())
     sent = json.dumps(client.requests[0]["messages"])
     assert "written earlier by the assistant" in sent, sent[-900:]
+
+
+def test_an_index_from_before_provenance_is_migrated_and_rechunked(config, workspace, embedder):
+    """An existing database (schema 4, no provenance column) gains the column, and every file
+    is re-chunked so the assistant's entries get their provenance."""
+    from shared.memory import Memory, db
+
+    append_daily_entry(config, "Watered the plants.", NOW)
+    memory = Memory(config, embedder)
+    memory.sync()
+    with db.write_tx(memory.conn):
+        memory.conn.execute("ALTER TABLE chunks DROP COLUMN provenance")
+        db.set_meta(memory.conn, "schema_version", "4")
+        db.set_meta(memory.conn, "chunking", "5:160:1")
+    memory.close()
+    memory = Memory(config, embedder)
+    try:
+        report = memory.sync()
+        assert report.files_indexed == report.files_seen
+        rows = memory.conn.execute(
+            "SELECT provenance FROM chunks WHERE path = 'memory/2026-11-23.md'"
+        ).fetchall()
+        assert {row[0] for row in rows} == {"assistant"}
+    finally:
+        memory.close()
