@@ -184,3 +184,61 @@ def test_an_index_from_before_provenance_is_migrated_and_rechunked(config, works
         assert {row[0] for row in rows} == {"assistant"}
     finally:
         memory.close()
+
+
+def test_the_chat_cli_asks_the_user_before_applying_a_large_edit(config, workspace):
+    """`localgpt chat` on a terminal (a pty): the scripted model empties MEMORY.md, the CLI
+    asks, the user answers y, and only then is the edit applied (the old file kept)."""
+    import os
+    import pty
+    import select
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+    from scripted_server import Reply, ScriptedServer
+
+    path = write(workspace / "MEMORY.md", MEMORY)
+    arguments = json.dumps({"old": MEMORY, "new": ""})
+    call = {"id": "c1", "type": "function",
+            "function": {"name": "memory_update", "arguments": arguments}}  # fmt: skip
+    with ScriptedServer() as model:
+        model.replies = [Reply(tool_calls=[call]), Reply("That needs your confirmation.")]
+        env = os.environ | {
+            "LOCALGPT_LLM_MODEL": f"openai/{model.model}",
+            "LOCALGPT_LLM_API_BASE": model.base_url,
+        }
+        master, slave = pty.openpty()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "shared.cli", "chat", "--session", "cli-guard"],
+            stdin=slave, stdout=slave, stderr=slave, cwd=ROOT, env=env,
+        )  # fmt: skip
+        os.close(slave)
+        seen = b""
+
+        def wait_for_output(text: bytes, seconds: float = 120) -> None:
+            nonlocal seen
+            while text not in seen:
+                ready, _, _ = select.select([master], [], [], seconds)
+                shown = seen.decode(errors="replace")[-2000:]
+                assert ready, f"no {text!r} in {shown}"
+                try:
+                    seen += os.read(master, 65536)
+                except OSError:  # the CLI exited: the pty is closed
+                    raise AssertionError(f"no {text!r}; the CLI ended: {shown}") from None
+
+        try:
+            wait_for_output(b"you>")
+            os.write(master, b"Please clear my memory file\n")
+            wait_for_output(b"Apply it?")
+            assert path.read_text() == MEMORY, "nothing changes before the user answers"
+            os.write(master, b"y\n")
+            wait_for_output(b"Applied")
+            os.write(master, b"/quit\n")
+            assert proc.wait(60) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            os.close(master)
+    assert path.read_text() == ""
+    assert [v.read_text() for v in (config.versions_dir / "MEMORY.md").iterdir()] == [MEMORY]
