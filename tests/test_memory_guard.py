@@ -109,8 +109,8 @@ def test_chunks_keep_who_wrote_them_and_lose_the_markers():
         "# 2026-11-23\n\n- Dentist moved to Friday 9:30 (my note).\n\n"
         "<!-- localgpt:assistant at=2026-11-23T09:30:05+01:00 session=s -->\n"
         "### 09:30:05 CET\n\nThe dentist appointment is on Friday morning.\n"
-        "<!-- /localgpt:assistant -->\n\n## Later\n\n- Edited line <!-- localgpt:assistant -->\n"
-        "- my own line\n"
+        "<!-- /localgpt:assistant -->\n\n## Later\n\nEdited line <!-- localgpt:assistant -->\n"
+        "my own line, same paragraph\n"
     )
     chunks = chunk_markdown(text, max_tokens=20)
     by_text = {c.text.strip(): c for c in chunks}
@@ -242,3 +242,13 @@ def test_the_chat_cli_asks_the_user_before_applying_a_large_edit(config, workspa
             os.close(master)
     assert path.read_text() == ""
     assert [v.read_text() for v in (config.versions_dir / "MEMORY.md").iterdir()] == [MEMORY]
+
+
+def test_the_users_lines_and_the_assistants_never_share_a_chunk(config, workspace):
+    write(workspace / "MEMORY.md", "# Memory\n\n- Likes tea.\n- Lives in Lyon.\n")
+    update_memory_md(config, "", "- Prefers green tea in the evening.", NOW)
+    chunks = chunk_markdown((workspace / "MEMORY.md").read_text(), max_tokens=160)
+    assert [(c.provenance, "green" in c.text) for c in chunks] == [
+        ("user", False),
+        ("assistant", True),
+    ]

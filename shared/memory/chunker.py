@@ -134,8 +134,14 @@ class _Packer:
         self._piece: str | None = None  # set when the chunk is part of one long line
         self._tokens = 0
         self._has_body = False  # False while the chunk holds nothing but headings
+        self._author: bool | None = None  # whether its body so far is the assistant's
 
     def add(self, block: _Block) -> None:
+        if not block.heading_level:  # the user's words and the assistant's never share a chunk
+            author = any(self.by_assistant[block.start - 1 : block.end])
+            if self._has_body and self._author is not None and author != self._author:
+                self.flush()
+            self._author = author
         self._has_body = self._has_body or not block.heading_level
         tokens = sum(estimate_tokens(line) for line in block.lines)
         if self._tokens + tokens > self.max_tokens:
@@ -180,6 +186,7 @@ class _Packer:
         self._first = self._last = self._tokens = 0
         self._piece = None
         self._has_body = False
+        self._author = None
 
 
 def _context(source: list[str], first: int, blocks: int) -> str:
