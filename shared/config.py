@@ -161,6 +161,9 @@ class HeartbeatConfig:
     prompt: str = DEFAULT_HEARTBEAT_PROMPT
     ack_max_chars: int = 300  # a HEARTBEAT_OK reply with at most this much left is an ack
     retention_days: int = 30  # heartbeat decisions and finished task records older than this go
+    # Alerts are kept with the run (status, page, logs); true also appends them, marked as
+    # the assistant's, to today's daily log.
+    log_alerts_to_daily: bool = False
 
 
 @dataclass
@@ -271,7 +274,14 @@ class Config:
 
     @property
     def backups_dir(self) -> Path:
+        """MEMORY.md backups of earlier versions (before data/versions/)."""
         return self.data_dir / "backups"
+
+    @property
+    def versions_dir(self) -> Path:
+        """Every previous version of MEMORY.md, pending edits and the write log: in the
+        home, never in the workspace."""
+        return self.data_dir / "versions"
 
     @property
     def sessions_dir(self) -> Path:
@@ -295,7 +305,7 @@ class Config:
             "jobs_db": str(self.jobs_db),
             "queue_db": str(self.queue_db),
             "heartbeat_db": str(self.heartbeat_db),
-            "backups": str(self.backups_dir),
+            "versions": str(self.versions_dir),
             "sessions": str(self.sessions_dir),
             "logs": str(self.logs_dir),
             "models": str(self.models_dir),

@@ -217,7 +217,7 @@ def test_no_absolute_path_in_any_request_body(config, memory, notes, server, wor
     for raw in server.raw_bodies:
         text = raw.decode()
         assert str(workspace) not in text and str(config.home) not in text
-    assert "data/backups/" in server.raw_bodies[1].decode()  # the backup, home-relative
+    assert "data/versions/" in server.raw_bodies[1].decode()  # the version, home-relative
 
 
 def test_a_message_too_long_for_the_model_is_refused_before_calling_it(

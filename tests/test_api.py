@@ -199,8 +199,9 @@ def test_file_reads_are_confined_to_the_workspace(api):
     )
     assert_error(client.get("/api/memory/file", params={"path": "a\x00b"}), 400, "bad_request")
     assert_error(
-        client.get("/api/memory/file", params={"path": "0" * 3000}), 400, "bad_request"
+        client.get("/api/memory/file", params={"path": "0" * 3000 + ".md"}), 400, "bad_request"
     )  # found by schemathesis: ENAMETOOLONG was a 500
+    assert_error(client.get("/api/memory/file", params={"path": "0" * 3000}), 403, "forbidden")
     assert_error(
         client.get("/api/memory/file", params={"path": "MEMORY.md", "from": -1}),
         422,
@@ -307,3 +308,69 @@ def test_loopback_names_are_served(api):
     port = client.base_url.port
     for host in (f"localhost:{port}", f"127.0.0.1:{port}", "app.localhost"):
         assert client.get("/health", headers={"Host": host}).status_code == 200
+
+
+def test_only_notes_are_served_by_every_read_route(api, tmp_path):
+    """`.git/config` (a credential URL) and `knowledge/secret.txt` were served before: the
+    API, the CLI and the memory_get tool now share one rule (shared.memory.access)."""
+    import os
+
+    from shared.agent.tools import ToolContext, run_tool
+
+    config, client, env = api
+    ws = config.workspace_dir
+    write(ws / ".git" / "config", "[remote]\n\turl = https://u:ghp_secret@example.com/x.git\n")
+    write(ws / "knowledge" / "secret.txt", "the safe code is 4711\n")
+    write(ws / "knowledge" / ".draft.md", "# a hidden draft\n")
+    write(ws / ".obsidian" / "workspace.md", "# app state\n")
+    os.mkfifo(ws / "knowledge" / "pipe.md")
+    write(tmp_path / "outside.md", "# not yours\n")
+    (ws / "knowledge" / "out.md").symlink_to(tmp_path / "outside.md")
+    refused = [
+        ".git/config", "knowledge/secret.txt", "knowledge/.draft.md", ".obsidian/workspace.md",
+        "knowledge/pipe.md", "knowledge/out.md", str(ws / ".git" / "config"),
+    ]  # fmt: skip
+    ctx = ToolContext(config)
+    for path in refused:
+        response = client.get("/api/memory/file", params={"path": path})
+        message = assert_error(response, 403, "forbidden")
+        assert "ghp_secret" not in message and "4711" not in message
+        cli = run_cli("memory", "get", path, env=env)
+        assert cli.returncode != 0 and "refused" in cli.stderr, path
+        assert "ghp_secret" not in cli.stdout + cli.stderr and "4711" not in cli.stdout
+        tool = run_tool(ctx, "memory_get", {"path": path}, ("memory_get",))
+        assert not tool.ok and tool.result["error"].startswith("refused"), path
+    missing = client.get("/api/memory/file", params={"path": "knowledge/nothing.md"})
+    assert "does not exist" in assert_error(missing, 404, "not_found")
+
+
+def test_memory_update_that_removes_most_of_memory_md_needs_confirmation(api):
+    config, client, _ = api
+    memory_md = config.workspace_dir / "MEMORY.md"
+    original = "# Memory\n\n" + "".join(f"- fact number {i} about the garden\n" for i in range(12))
+    write(memory_md, original)
+    refused = client.post("/api/memory/update", json={"old": original, "new": ""})
+    assert refused.status_code == 409, refused.text
+    body = refused.json()
+    assert body["error"]["code"] == "confirmation_required"
+    assert body["confirm"]["removed_share"] > 0.9 and body["confirm"]["pending_edit"]
+    assert memory_md.read_text() == original, "nothing changed"
+    applied = client.post(f"/api/memory/pending/{body['confirm']['pending_edit']}")
+    assert applied.status_code == 200, applied.text
+    assert memory_md.read_text() == ""
+    again = client.post(f"/api/memory/pending/{body['confirm']['pending_edit']}")
+    assert_error(again, 404, "not_found")
+    versions = client.get("/api/memory/history").json()
+    assert versions and versions[0]["session"] == "api"
+    restored = client.post("/api/memory/restore", json={"version": versions[0]["name"]})
+    assert restored.status_code == 200 and memory_md.read_text() == original
+    small = client.post(
+        "/api/memory/update", json={"old": "fact number 3 about", "new": "fact three about"}
+    )
+    assert small.status_code == 200 and "fact three about" in memory_md.read_text()
+    current = memory_md.read_text()
+    confirmed = client.post(
+        "/api/memory/update", json={"old": current, "new": "# Memory\n", "confirm": True}
+    )
+    assert confirmed.status_code == 200, confirmed.text
+    assert "fact number" not in memory_md.read_text()

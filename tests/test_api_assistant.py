@@ -148,3 +148,26 @@ def test_status_cli_talks_to_the_api(api):
     assert bot["profile"]["name"] == "compact" and "compact prompt" in text.stdout
     stopped = run_cli("status", env={**env, "LOCALGPT_PORT": str(free_port())})
     assert stopped.returncode == 1 and "not running" in stopped.stderr
+
+
+def test_deleting_the_same_session_five_times_in_a_second_keeps_five_archives(api):
+    """Archives were named by the second: a delete/recreate round destroyed the last archive."""
+    import time
+
+    from shared.agent.session import SessionStore
+
+    config, client, _ = api
+    store = SessionStore(config.sessions_dir)
+    started = time.monotonic()
+    names = []
+    for round_ in range(5):
+        session = store.create("local/test", config.workspace_dir, "again-1")
+        session.add_message({"role": "user", "content": f"round {round_}"})
+        response = client.delete("/api/sessions/again-1")
+        assert response.status_code == 200, response.text
+        names.append(response.json()["archived_as"])
+    assert time.monotonic() - started < 5  # the rounds are quick (the point: same second)
+    archives = sorted(config.sessions_dir.glob("again-1.jsonl.deleted.*"))
+    assert len(archives) == 5 and len(set(names)) == 5
+    kept = {json.loads(a.read_text().splitlines()[1])["message"]["content"] for a in archives}
+    assert kept == {f"round {i}" for i in range(5)}, "each round's transcript is kept"

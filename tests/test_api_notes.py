@@ -136,7 +136,9 @@ def test_a_save_over_a_changed_note_is_refused_and_loses_nothing(api):
               "base_version": latest["version"]},
     ).json()  # fmt: skip
     assert path.read_text() == "# Travel\n\nmine\n"
-    assert not kept["created"] and kept["backup"].startswith("data/backups/knowledge__travel.")
+    assert not kept["created"] and kept["backup"].startswith(
+        "data/versions/knowledge__travel.md/travel."
+    )
     assert (config.home / kept["backup"]).read_text() == TRAVEL + "- Seat 42, deck B\n"
 
 

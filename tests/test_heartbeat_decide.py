@@ -352,7 +352,8 @@ def test_full_config_from_config_toml(home, workspace, store):
     assert first.next_due == T0 + timedelta(minutes=90)
     run = decide(T0 + timedelta(minutes=90), config, store, workspace, False)
     out = complete_run(T0 + 91 * M, config, store, workspace, run.id, "HEARTBEAT_OK 12345678901")
-    assert out.outcome == "alert"  # 11 characters left, over ack_max_chars = 10
+    # 11 characters left, over ack_max_chars = 10: an alert, and one citing no line
+    assert out.outcome == "ungrounded"
     write(home / "config.toml", "[heartbeat]\ninterval = 0\n")
     with pytest.raises(ConfigError, match="heartbeat.interval .* must be str"):
         load_config()

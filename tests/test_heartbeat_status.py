@@ -46,24 +46,40 @@ def test_ack_is_not_news(hb, store, workspace):
     assert silent.outcome == "silent"
 
 
-def test_alert_goes_to_the_daily_log_once_per_24h(hb, store, workspace):
-    log = workspace / "memory" / "2026-06-01.md"
-    write(log, "# 2026-06-01\n\nUser's own notes.\n")
+def test_alert_is_kept_with_the_run_not_in_the_daily_log_once_per_24h(hb, store, workspace):
+    log = write(workspace / "memory" / "2026-06-01.md", "# 2026-06-01\n\nUser's own notes.\n")
+    write(workspace / "HEARTBEAT.md", "# Heartbeat\n\n- [ ] Check the backup\n")
     before = log.read_bytes()
-    first = complete_run(
-        T0, hb, store, workspace, enqueue(T0, hb, store, workspace).id, "Backup failed twice."
-    )
-    assert (first.outcome, first.daily_log) == ("alert", log)
-    assert log.read_bytes() == before + b"\n## Heartbeat alert 10:00\n\nBackup failed twice.\n"
+    said = "Backup failed twice (HEARTBEAT.md#L3)."
+    first = complete_run(T0, hb, store, workspace, enqueue(T0, hb, store, workspace).id, said)
+    assert (first.outcome, first.citations, first.daily_log) == ("alert", ["HEARTBEAT.md#L3"], None)
     later = T0 + timedelta(hours=3)
     dup = complete_run(
-        later, hb, store, workspace, enqueue(later, hb, store, workspace).id, "backup failed twice."
+        later,
+        hb,
+        store,
+        workspace,
+        enqueue(later, hb, store, workspace).id,
+        said.replace(" ", "  "),
     )
     assert dup.outcome == "duplicate" and dup.daily_log is None
-    assert log.read_bytes().count(b"Backup failed twice.") == 1
+    assert log.read_bytes() == before, "the user's notes are untouched"
     status = heartbeat_status(later, hb, store)
     assert status["last_run"]["outcome"] == "duplicate"
-    assert status["last_alert"] == {"at": T0.isoformat(), "preview": "Backup failed twice."}
+    assert status["last_alert"]["text"] == said
+    assert status["last_alert"]["citations"] == ["HEARTBEAT.md#L3"]
+    assert status["decisions"][0]["alert"] == said.replace(" ", "  ")
+
+
+def test_an_alert_citing_nothing_real_is_ungrounded_and_not_raised(hb, store, workspace):
+    said = "Your dentist is tomorrow (memory/2031-01-01.md#L4)! Also the roof leaks."
+    out = complete_run(T0, hb, store, workspace, enqueue(T0, hb, store, workspace).id, said)
+    assert (out.outcome, out.citations) == ("ungrounded", [])
+    status = heartbeat_status(T0, hb, store)
+    assert status["last_alert"] is None
+    assert status["last_outcome"]["outcome"] == "ungrounded"
+    assert status["decisions"][0]["alert"] == said  # kept with the run, for the record
+    assert not (workspace / "memory" / "2026-06-01.md").exists()
 
 
 def test_unknown_decision_is_refused_before_logging(hb, store, workspace):
@@ -147,7 +163,24 @@ def test_status_reports_a_bad_config_instead_of_failing(hb, store, workspace):
 
 def test_last_alert_outlives_the_dedup_window(hb, store, workspace):
     run = enqueue(T0, hb, store, workspace)
-    complete_run(T0, hb, store, workspace, run.id, "Backup failed twice.")
+    write(workspace / "HEARTBEAT.md", "# Heartbeat\n\n- [ ] Check the backup\n")
+    complete_run(T0, hb, store, workspace, run.id, "Backup failed twice. HEARTBEAT.md#L3")
     later = T0 + timedelta(hours=30)
     decide(later, hb, store, workspace, True, manual=True)  # a decision prunes old records
-    assert heartbeat_status(later, hb, store)["last_alert"]["preview"] == "Backup failed twice."
+    last = heartbeat_status(later, hb, store)["last_alert"]
+    assert last["preview"] == "Backup failed twice. HEARTBEAT.md#L3"
+
+
+def test_log_alerts_to_daily_appends_the_alert_marked_as_the_assistants(config, workspace):
+    from shared.heartbeat.state import HeartbeatStore as Store
+
+    config.heartbeat.log_alerts_to_daily = True
+    config.heartbeat.timezone = "UTC"
+    write(workspace / "HEARTBEAT.md", "# Heartbeat\n\n- [ ] Check the backup\n")
+    store = Store(config.heartbeat_db)
+    run = decide(T0, config, store, workspace, False, manual=True)
+    out = complete_run(T0, config, store, workspace, run.id, "Backup failed. HEARTBEAT.md#L3")
+    assert out.outcome == "alert" and out.daily_log == "memory/2026-06-01.md"
+    text = (workspace / out.daily_log).read_text()
+    assert f"session=heartbeat-{run.id} -->\n### Heartbeat alert 10:00" in text
+    assert text.rstrip().endswith("Backup failed. HEARTBEAT.md#L3\n<!-- /localgpt:assistant -->")

@@ -58,6 +58,9 @@ def model():
         yield server
 
 
+GIT_CONFIG = '[remote "origin"]\n\turl = https://user:ghp_secret@github.com/u/notes.git\n'
+
+
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory, xprocess, embedder, model):
     root = tmp_path_factory.mktemp("mcp")
@@ -66,6 +69,9 @@ def stack(tmp_path_factory, xprocess, embedder, model):
     write(config.workspace_dir / "knowledge" / "garden.md", GARDEN)
     write(root / "outside" / "secret.md", "# Not yours\n")
     (config.workspace_dir / "leak.md").symlink_to(root / "outside" / "secret.md")
+    write(config.workspace_dir / ".git" / "config", GIT_CONFIG)  # not notes: never served
+    write(config.workspace_dir / "knowledge" / "secret.txt", "the safe code is 4711\n")
+    write(config.workspace_dir / ".hidden.md", "# hidden\n")
     memory = Memory(config, embedder)
     memory.sync()
     memory.close()
@@ -195,7 +201,11 @@ def test_get_reads_markdown_inside_the_workspace_only(mcp):
         "../outside/secret.md": "outside the workspace",
         "/etc/passwd.md": "outside the workspace",
         "leak.md": "outside the workspace",  # a link out of the workspace
-        "/etc/passwd": "markdown files only",
+        "/etc/passwd": "outside the workspace",
+        "notes.txt": "is not a note",
+        ".git/config": "is not a note",
+        "knowledge/secret.txt": "is not a note",
+        ".hidden.md": "is not a note",
         "memory/none.md": "does not exist",
     }
     for path, says in refused.items():
@@ -276,6 +286,7 @@ def test_the_workspace_notes_are_resources(mcp, stack):
     assert listed[dentist].mime_type == "text/markdown"
     assert all(uri.startswith(NOTE_URI) and uri.endswith(".md") for uri in listed)
     assert NOTE_URI + "leak.md" not in listed  # its target lies outside the workspace
+    assert NOTE_URI + ".hidden.md" not in listed
     read = mcp("read_resource", dentist)
     assert read.contents[0].text == DENTIST.rstrip("\n")
     assert read.contents[0].mime_type == "text/markdown"
@@ -290,12 +301,16 @@ def test_the_workspace_notes_are_resources(mcp, stack):
         NOTE_URI + "..%2Foutside%2Fsecret.md",
         NOTE_URI + "memory/none.md",
         NOTE_URI + "data/memory.db",
+        NOTE_URI + ".git/config",
+        NOTE_URI + "knowledge/secret.txt",
+        NOTE_URI + ".hidden.md",
         "localgpt://elsewhere/MEMORY.md",
     ],
 )
 def test_reading_anything_else_is_an_mcp_error(mcp, uri):
-    with pytest.raises(MCPError):
+    with pytest.raises(MCPError) as refused:
         mcp("read_resource", uri)
+    assert "ghp_secret" not in str(refused.value) and "4711" not in str(refused.value)
     assert not mcp.tool("memory_stats").is_error
 
 

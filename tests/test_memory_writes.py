@@ -1,4 +1,5 @@
-"""Memory writes: daily logs are append-only, MEMORY.md edits are atomic and backed up."""
+"""Memory writes: daily logs are append-only, MEMORY.md edits are atomic, guarded and
+versioned, and everything the assistant writes carries its provenance marker."""
 
 from __future__ import annotations
 
@@ -17,6 +18,9 @@ from shared.memory.writes import MemoryWriteError, append_daily_entry, update_me
 from shared.workspace import OutsideWorkspaceError
 
 NOW = datetime(2026, 11, 23, 8, 15, 0, tzinfo=ZoneInfo("Europe/Paris"))
+OPEN = "<!-- localgpt:assistant at=2026-11-23T08:15:00+01:00 -->"
+OPEN_20 = "<!-- localgpt:assistant at=2026-11-23T08:20:00+01:00 -->"
+CLOSE = "<!-- /localgpt:assistant -->"
 
 
 def test_append_creates_todays_log_then_only_appends(config, workspace):
@@ -28,22 +32,24 @@ def test_append_creates_todays_log_then_only_appends(config, workspace):
     after = daily.read_text()
     assert after.encode().startswith(before)
     assert after == (
-        "# 2026-11-23\n\n### 08:15:00 CET\n\nBooked the dentist.\n"
-        "\n### 08:20:00 CET\n\nCalled mum.\n"
+        f"# 2026-11-23\n\n{OPEN}\n### 08:15:00 CET\n\nBooked the dentist.\n{CLOSE}\n"
+        f"\n{OPEN_20}\n### 08:20:00 CET\n\nCalled mum.\n{CLOSE}\n"
     )
 
 
 def test_append_keeps_user_text_without_trailing_newline(config, workspace):
     daily = write(workspace / "memory" / "2026-11-23.md", "my own notes, no newline")
     append_daily_entry(config, "entry", NOW)
-    assert daily.read_text() == "my own notes, no newline\n\n### 08:15:00 CET\n\nentry\n"
+    assert daily.read_text() == (
+        f"my own notes, no newline\n\n{OPEN}\n### 08:15:00 CET\n\nentry\n{CLOSE}\n"
+    )
 
 
 def test_append_rejects_empty_and_oversized_entries(config, workspace):
     with pytest.raises(MemoryWriteError, match="empty"):
         append_daily_entry(config, "  \n", NOW)
-    with pytest.raises(MemoryWriteError, match="limit"):
-        append_daily_entry(config, "x" * 20_001, NOW)
+    with pytest.raises(MemoryWriteError, match="at most 4000"):
+        append_daily_entry(config, "x" * 4_001, NOW)
     assert not (workspace / "memory" / "2026-11-23.md").exists()
 
 
@@ -80,18 +86,20 @@ def test_concurrent_appends_from_processes_lose_nothing(config, workspace):
     assert text.startswith("# 2026-11-23\n\n")
 
 
-def test_update_replaces_a_unique_passage_and_keeps_a_backup(config, workspace):
+def test_update_replaces_a_unique_passage_and_keeps_every_version(config, workspace):
     original = "# Memory\n\n- Lives in Lyon.\n- Likes tea.\n"
     write(workspace / "MEMORY.md", original)
     result = update_memory_md(config, "Lives in Lyon.", "Lives in Porto (moved 2026).", NOW)
+    # a change inside the user's line marks that line as the assistant's, at its end
     assert (workspace / "MEMORY.md").read_text() == original.replace(
-        "Lives in Lyon.", "Lives in Porto (moved 2026)."
+        "Lives in Lyon.", "Lives in Porto (moved 2026). <!-- localgpt:assistant -->"
     )
-    backups = list(config.backups_dir.iterdir())
-    assert [b.read_text() for b in backups] == [original]
-    assert result.backup == backups[0].relative_to(config.home).as_posix()  # no machine path
+    versions = list((config.versions_dir / "MEMORY.md").iterdir())
+    assert [b.read_text() for b in versions] == [original]
+    assert result.version == versions[0].relative_to(config.home).as_posix()  # no machine path
+    assert not str(config.versions_dir).startswith(str(workspace))
     update_memory_md(config, "Likes tea.", "Likes coffee.", NOW)
-    assert len(list(config.backups_dir.iterdir())) == 2, "every edit keeps its own backup"
+    assert len(list((config.versions_dir / "MEMORY.md").iterdir())) == 2, "one per edit"
 
 
 def test_update_refuses_missing_or_ambiguous_passages_and_changes_nothing(config, workspace):
@@ -102,13 +110,13 @@ def test_update_refuses_missing_or_ambiguous_passages_and_changes_nothing(config
     with pytest.raises(MemoryWriteError, match="not found"):
         update_memory_md(config, "water", "coffee", NOW)
     assert (workspace / "MEMORY.md").read_text() == original
-    assert not config.backups_dir.exists() or not list(config.backups_dir.iterdir())
+    assert not (config.versions_dir / "MEMORY.md").exists()
 
 
 def test_update_with_empty_old_appends(config, workspace):
     write(workspace / "MEMORY.md", "# Memory\n- one")
     update_memory_md(config, "", "- two\n", NOW)
-    assert (workspace / "MEMORY.md").read_text() == "# Memory\n- one\n\n- two\n"
+    assert (workspace / "MEMORY.md").read_text() == f"# Memory\n- one\n\n{OPEN}\n- two\n{CLOSE}\n"
 
 
 def test_a_failed_write_leaves_the_old_file_and_no_temp_files(config, workspace, monkeypatch):
@@ -133,4 +141,4 @@ def test_memory_update_tool_reports_errors_to_the_model(config, workspace):
     outcome = run_tool(ctx, "memory_update", {"old": "zzz", "new": "b"}, ("memory_update",))
     assert not outcome.ok and "not found" in outcome.result["error"]
     outcome = run_tool(ctx, "memory_update", {"old": "- a", "new": "- b"}, ("memory_update",))
-    assert outcome.ok and (workspace / "MEMORY.md").read_text() == "- b\n"
+    assert outcome.ok and (workspace / "MEMORY.md").read_text() == f"{OPEN}\n- b\n{CLOSE}\n"

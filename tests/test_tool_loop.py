@@ -56,7 +56,11 @@ def test_tool_call_then_answer_writes_the_daily_log_and_streams(config, ctx, wor
     assert "".join(tokens) == "Noted: you prefer tea."
     assert (result.model_calls, result.tool_calls, result.stopped) == (2, 1, "answered")
     daily = workspace / "memory" / "2026-11-23.md"
-    assert daily.read_text() == "# 2026-11-23\n\n### 09:30:05 CET\n\nUser prefers tea.\n"
+    opening = f"<!-- localgpt:assistant at=2026-11-23T09:30:05+01:00 session={bot.session.id} -->"
+    assert daily.read_text() == (
+        f"# 2026-11-23\n\n{opening}\n### 09:30:05 CET\n\nUser prefers tea.\n"
+        "<!-- /localgpt:assistant -->\n"
+    )
     # the tool result went back to the model, framed as untrusted data
     fed_back = tool_messages(client, 1)
     assert len(fed_back) == 1 and fed_back[0]["tool_call_id"] == "call_1"

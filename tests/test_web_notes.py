@@ -173,7 +173,8 @@ def test_editing_a_note_that_changed_meanwhile_offers_reload_or_keep(tab, web, a
     t.page.wait_for_selector(".note-md li:has-text('Mine again')")
     text = path.read_text()
     assert "- Mine again\n" in text and "Theirs again" not in text
-    backups = list((web["config"].home / "data" / "backups").glob("knowledge__trip.*.md"))
+    versions = web["config"].home / "data" / "versions" / "knowledge__trip.md"
+    backups = list(versions.glob("trip.*.md"))
     assert any("Theirs again" in b.read_text() for b in backups)  # what was replaced is kept
     assert "Saved" in t.page.text_content(".note-status")
     t.check_requests()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -14,9 +14,21 @@ from pydantic import BaseModel, Field
 
 from services.api.errors import ApiError
 from shared.logs import get_logger
+from shared.memory.access import MemoryFileError
 from shared.memory.dates import DateError, date_filter
-from shared.memory.lines import LinesError, read_lines
+from shared.memory.lines import read_lines
 from shared.memory.search import MAX_LIMIT
+from shared.memory.writes import (
+    MAX_ENTRY_CHARS,
+    ConfirmationRequired,
+    MemoryWriteError,
+    PendingEditNotFound,
+    VersionNotFound,
+    apply_pending,
+    memory_versions,
+    restore_version,
+    update_memory_md,
+)
 from shared.status import memory_status
 from shared.workspace import OutsideWorkspaceError
 
@@ -37,6 +49,9 @@ class SearchHit(BaseModel):
     vector_score: float
     day: str | None = Field(None, description="YYYY-MM-DD the cited lines are dated, if any.")
     chunks: int = Field(1, description="Indexed chunks merged into this span.")
+    provenance: str = Field(
+        "user", description="Who wrote the cited lines: user, assistant or mixed."
+    )
     citation: str
 
 
@@ -132,15 +147,15 @@ def file(
     from_: Annotated[int, Query(alias="from", ge=1, description="First line (1-based).")] = 1,
     lines: Annotated[int | None, Query(ge=1, le=100_000)] = None,
 ) -> dict[str, Any]:
-    """Lines of a workspace file; paths outside the workspace are refused (403)."""
+    """Lines of a note: only markdown notes of the workspace (`shared.memory.access`); hidden
+    files, `.git/`, other files, FIFOs and links out are refused (403), a missing note is 404."""
     workspace = request.app.state.api.config.workspace_dir
     try:
         return read_lines(workspace, path, from_, lines).as_dict()
     except OutsideWorkspaceError as exc:
         raise ApiError(403, str(exc)) from None
-    except LinesError as exc:
-        status = 404 if "does not exist" in str(exc) else 400
-        raise ApiError(status, str(exc)) from None
+    except MemoryFileError as exc:
+        raise ApiError(exc.status, str(exc)) from None
     except ValueError as exc:  # e.g. a NUL byte in the path
         raise ApiError(400, f"invalid path: {exc}") from None
 
@@ -209,6 +224,8 @@ def _note_errors() -> Iterator[None]:
         yield
     except OutsideWorkspaceError as exc:
         raise ApiError(403, str(exc)) from None
+    except MemoryFileError as exc:  # the read rule: 403 not a note, 404 missing, 400 else
+        raise ApiError(exc.status, str(exc)) from None
     except NoteConflict as exc:
         raise ApiError(409, str(exc), "conflict") from None
     except NoteMissing as exc:
@@ -217,3 +234,70 @@ def _note_errors() -> Iterator[None]:
         raise ApiError(422, str(exc)) from None
     except NoteError as exc:
         raise ApiError(400, str(exc)) from None
+
+
+class MemoryEdit(BaseModel):
+    old: str = Field("", max_length=2 * 1024 * 1024, description="Exact passage; empty appends.")
+    new: str = Field(..., max_length=MAX_ENTRY_CHARS, description="The replacement text.")
+    confirm: bool = Field(
+        False, description="The user confirmed an edit that removes a large share of the file."
+    )
+
+
+class RestoreRequest(BaseModel):
+    version: str = Field(..., min_length=1, max_length=300)
+
+
+def _now() -> datetime:
+    return datetime.now().astimezone()
+
+
+@router.post("/update")
+def update(request: Request, body: MemoryEdit) -> Any:
+    """Edit MEMORY.md as the memory_update tool does (marked as the assistant's). An edit
+    removing more than a fifth of the file answers 409 with `confirm.pending_edit` unless
+    `confirm` is true; every previous version is kept."""
+    config = request.app.state.api.config
+    try:
+        done = update_memory_md(config, body.old, body.new, _now(), "api", body.confirm)
+    except ConfirmationRequired as exc:
+        return _confirmation_needed(exc)
+    except MemoryWriteError as exc:
+        raise ApiError(400, str(exc)) from None
+    return done.as_dict()
+
+
+@router.post("/pending/{pending_id}")
+def apply_pending_edit(request: Request, pending_id: str) -> Any:
+    """Apply an edit the assistant proposed and the user has now confirmed (the page's dialog)."""
+    try:
+        return apply_pending(request.app.state.api.config, pending_id, _now(), "api").as_dict()
+    except PendingEditNotFound as exc:
+        raise ApiError(404, str(exc)) from None
+    except MemoryWriteError as exc:
+        raise ApiError(400, str(exc)) from None
+
+
+@router.get("/history")
+def history(request: Request) -> list[dict[str, Any]]:
+    """The kept versions of MEMORY.md, newest first."""
+    return [v.__dict__ for v in memory_versions(request.app.state.api.config)]
+
+
+@router.post("/restore")
+def restore(request: Request, body: RestoreRequest) -> dict[str, Any]:
+    """Bring back a kept version of MEMORY.md; the current file is kept as a version first."""
+    try:
+        return restore_version(request.app.state.api.config, body.version, _now(), "api").as_dict()
+    except VersionNotFound as exc:
+        raise ApiError(404, str(exc)) from None
+    except MemoryWriteError as exc:
+        raise ApiError(400, str(exc)) from None
+
+
+def _confirmation_needed(exc: ConfirmationRequired) -> JSONResponse:
+    body = {
+        "error": {"code": "confirmation_required", "message": str(exc)},
+        "confirm": {"pending_edit": exc.pending_id, "removed_share": round(exc.removed_share, 3)},
+    }
+    return JSONResponse(body, status_code=409)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -102,10 +101,15 @@ def export(request: Request, session_id: str) -> Response:
 
 @router.delete("/{session_id}")
 def delete(request: Request, session_id: str) -> dict[str, Any]:
-    """Archive the transcript (renamed `*.deleted.<ts>`, as OpenClaw does), never destroy it."""
+    """Archive the transcript (renamed `*.deleted.<ts>`, as OpenClaw does), never destroy it;
+    each delete gets an archive of its own."""
+    from shared.agent.session import SessionError
+
     session = _open(request, session_id)
-    archived = session.path.with_name(f"{session.path.name}.deleted.{int(time.time())}")
-    session.path.rename(archived)
+    try:
+        archived = _store(request).archive(session.id)
+    except SessionError as exc:  # deleted meanwhile by another request
+        raise ApiError(404, str(exc)) from None
     return {"id": session_id, "archived_as": archived.name}
 
 

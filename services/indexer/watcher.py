@@ -40,7 +40,8 @@ def paths_to_check(
             rel = path.relative_to(root).as_posix()
         except ValueError:
             continue
-        if rel == "." or any(part in IGNORED_DIRS for part in Path(rel).parts):
+        hidden = any(part in IGNORED_DIRS or part.startswith(".") for part in Path(rel).parts)
+        if rel == "." or hidden:
             continue
         if path.is_dir():
             found.update(scan_workspace(root, start=path))

@@ -32,10 +32,12 @@ from pydantic import BeforeValidator, Field, ValidationError
 from shared.config import Config
 from shared.logs import get_logger
 from shared.memory import Memory
+from shared.memory.access import FileMissing, MemoryFileError
 from shared.memory.dates import DateError, date_filter
 from shared.memory.files import scan_workspace
-from shared.memory.lines import LinesError, read_lines
+from shared.memory.lines import read_lines
 from shared.memory.search import MAX_LIMIT
+from shared.memory.writes import MAX_ENTRY_CHARS
 from shared.queue import Queue
 from shared.workspace import OutsideWorkspaceError
 
@@ -202,7 +204,7 @@ def _register(server: LocalGPTMcp, backend: Backend) -> None:
             str,
             Field(
                 min_length=1,
-                max_length=20_000,
+                max_length=MAX_ENTRY_CHARS,
                 description="Markdown to remember: a fact, decision or todo, written so it "
                 "makes sense on its own later.",
             ),
@@ -286,7 +288,7 @@ def _agent_tool(config: Config, name: str, arguments: dict[str, Any]) -> dict[st
     """Run one of the assistant's own tools (same checks, same results, same messages)."""
     from shared.agent.tools import ToolContext, run_tool
 
-    ctx = ToolContext(config)
+    ctx = ToolContext(config, session_id="mcp")  # what an MCP client writes is marked as such
     try:
         outcome = run_tool(ctx, name, arguments, (name,))
     finally:
@@ -324,16 +326,14 @@ def _task_status(config: Config, task_id: str) -> dict[str, Any]:
 
 
 def _read_note(config: Config, path: str) -> str:
-    if not path.lower().endswith(".md"):
-        raise ResourceNotFoundError(f"{path[:200]!r} is not a markdown note (notes end in .md)")
     try:
         return read_lines(config.workspace_dir, path).text
     except OutsideWorkspaceError as exc:
         raise ResourceError(f"refused: {exc}") from None
-    except LinesError as exc:
-        if "does not exist" in str(exc):
-            raise ResourceNotFoundError(str(exc)) from None
-        raise ResourceError(str(exc)) from None
+    except FileMissing as exc:
+        raise ResourceNotFoundError(str(exc)) from None
+    except MemoryFileError as exc:  # refused (not a note) or unreadable
+        raise ResourceError(f"refused: {exc}" if exc.status == 403 else str(exc)) from None
     except ValueError as exc:  # e.g. a NUL byte in the path
         raise ResourceError(f"invalid path: {exc}") from None
 

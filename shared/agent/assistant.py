@@ -40,7 +40,8 @@ from shared.agent.tools import CHAT_TOOLS, FLUSH_TOOLS, ToolContext
 from shared.agent.untrusted import frame_untrusted
 from shared.config import Config
 from shared.logs import get_logger
-from shared.memory.lines import LinesError, read_lines
+from shared.memory.access import MemoryFileError
+from shared.memory.lines import read_lines
 from shared.workspace import OutsideWorkspaceError
 
 log = get_logger(__name__)
@@ -82,6 +83,8 @@ class Assistant:
         self.session = session
         self.client = client
         self.ctx = ctx or ToolContext(config)
+        if session is not None:  # memory writes are marked and logged with the session
+            self.ctx.session_id = session.id
         self.tool_names: tuple[str, ...] | None = None  # None: the chat tools
 
     @classmethod
@@ -262,7 +265,7 @@ class Assistant:
         for path in pinned:
             try:
                 piece = read_lines(self.config.workspace_dir, path, 1, None)
-            except (LinesError, OutsideWorkspaceError):
+            except (MemoryFileError, OutsideWorkspaceError):
                 continue
             if piece.text.strip():
                 hits.append(_PinnedHit(piece.path, piece.start_line, piece.end_line, piece.text))
@@ -386,6 +389,7 @@ def _source(number: int, hit) -> Source:
         text=hit.snippet,
         date=getattr(hit, "date", "") or note_day(hit.path),
         heading=hit.heading,
+        provenance=getattr(hit, "provenance", "user"),
     )
 
 
@@ -393,7 +397,10 @@ def _with_recall(text: str, sources: list[Source]) -> str:
     """Prefix the user's text with the recalled notes, framed as untrusted data."""
     if not sources:
         return text
-    notes = "\n\n".join(f"[{s.citation}]\n{s.text}" for s in sources)
+    notes = "\n\n".join(
+        f"[{s.citation}]" + (f" ({s.written_by})" if s.written_by else "") + f"\n{s.text}"
+        for s in sources
+    )
     block = frame_untrusted("memory search results recalled for this message", notes)
     return f"{block}\n\nUser message:\n{text}"
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from shared.memory.provenance import label_for_model
 from shared.workspace import OutsideWorkspaceError, resolve_in_workspace
 
 LOAD_ORDER = (
@@ -130,7 +131,8 @@ def _read(workspace: Path, name: str) -> tuple[Path, str | None]:
         return path, None
     if len(data) > MAX_FILE_BYTES:
         data = data[:MAX_FILE_BYTES]
-    return path, data.decode("utf-8", errors="replace")
+    # What the assistant wrote into the file is labelled as such (shared.memory.provenance).
+    return path, label_for_model(data.decode("utf-8", errors="replace"))
 
 
 def _clamp(text: str, remaining: int) -> str:

@@ -32,6 +32,16 @@ class Source:
     text: str
     date: str = ""  # the note's day, when it has one (YYYY-MM-DD)
     heading: str = ""
+    provenance: str = "user"  # who wrote the lines: user | assistant | mixed
+
+    @property
+    def written_by(self) -> str:
+        """How a prompt names a note the assistant wrote (empty for the user's own)."""
+        if self.provenance == "assistant":
+            return "written earlier by the assistant, not the user's words; unverified"
+        if self.provenance == "mixed":
+            return "partly written earlier by the assistant; unverified"
+        return ""
 
     @property
     def citation(self) -> str:
@@ -48,6 +58,7 @@ class Source:
             "citation": self.citation,
             "date": self.date,
             "heading": self.heading,
+            "provenance": self.provenance,
             "text": self.text,
         }
 

@@ -98,6 +98,7 @@ def _sources(hits: list, budget_tokens: int) -> list[Source]:
                 text=text,
                 date=getattr(hit, "date", "") or note_day(hit.path),
                 heading=hit.heading,
+                provenance=getattr(hit, "provenance", "user"),
             )
         )
     return sources
@@ -106,6 +107,8 @@ def _sources(hits: list, budget_tokens: int) -> list[Source]:
 def _render(source: Source) -> str:
     when = _spoken_date(source.date)
     label = f"Note from {when}" if when else f"Note {source.path}"
+    if source.written_by:
+        label += f" ({source.written_by})"
     return f"[{source.number}] {label}:\n{_without_headings(source.text)}"
 
 

@@ -12,6 +12,7 @@ import json
 import os
 import re
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -190,6 +191,25 @@ class SessionStore:
             raise SessionError(f"no session {session_id!r} in {self.directory}")
         header, entries = _load(path)
         return Session(path, header, entries)
+
+    def archive(self, session_id: str) -> Path:
+        """Move a transcript aside as `<id>.jsonl.deleted.<µs since epoch>` (OpenClaw's
+        `.deleted.` suffix), never over an earlier archive: a hard link claims the new name
+        (it fails if the name is taken, unlike a rename), then the transcript is unlinked."""
+        path = self.path_for(session_id)
+        if not path.is_file():
+            raise SessionError(f"no session {session_id!r} in {self.directory}")
+        stamp = time.time_ns() // 1000
+        for attempt in range(1000):
+            suffix = f".deleted.{stamp}" + (f"-{attempt}" if attempt else "")
+            target = path.with_name(path.name + suffix)
+            try:
+                os.link(path, target)
+            except FileExistsError:
+                continue
+            os.unlink(path)
+            return target
+        raise SessionError(f"cannot archive {session_id!r}: no free archive name")
 
     def open_or_create(self, session_id: str, model: str, cwd: Path) -> Session:
         if self.path_for(session_id).is_file():

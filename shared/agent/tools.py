@@ -16,8 +16,14 @@ from shared.agent.clock import user_now
 from shared.agent.skills import discover_skills, find_skill, read_skill_body
 from shared.config import Config
 from shared.logs import get_logger
-from shared.memory.lines import LinesError, read_lines
-from shared.memory.writes import MemoryWriteError, append_daily_entry, update_memory_md
+from shared.memory.access import FileRefused, MemoryFileError
+from shared.memory.lines import read_lines
+from shared.memory.writes import (
+    ConfirmationRequired,
+    MemoryWriteError,
+    append_daily_entry,
+    update_memory_md,
+)
 from shared.workspace import OutsideWorkspaceError
 
 log = get_logger(__name__)
@@ -36,6 +42,7 @@ class ToolContext:
     config: Config
     memory_factory: Callable[[], Any] | None = None
     clock: Callable[[], datetime] | None = None
+    session_id: str = ""  # the session whose turn writes: marked on and logged with each write
     _memory: Any = field(default=None, repr=False)
 
     @property
@@ -99,8 +106,6 @@ def memory_search(ctx: ToolContext, args: dict) -> dict:
 
 def memory_get(ctx: ToolContext, args: dict) -> dict:
     path = _text(args, "path")
-    if not path.lower().endswith(".md"):
-        raise ToolInputError("memory_get reads markdown files only (paths ending in .md)")
     start = _int(args, "from", default=1, low=1)
     count = _int(args, "lines", default=None, low=1)
     piece = read_lines(ctx.config.workspace_dir, path, start, count)
@@ -115,7 +120,8 @@ def memory_get(ctx: ToolContext, args: dict) -> dict:
 
 
 def memory_append(ctx: ToolContext, args: dict) -> dict:
-    return append_daily_entry(ctx.config, _text(args, "text"), ctx.now()).as_dict()
+    text = _text(args, "text")
+    return append_daily_entry(ctx.config, text, ctx.now(), session=ctx.session_id).as_dict()
 
 
 def memory_update(ctx: ToolContext, args: dict) -> dict:
@@ -123,7 +129,7 @@ def memory_update(ctx: ToolContext, args: dict) -> dict:
     new = args.get("new")
     if not isinstance(old, str) or not isinstance(new, str):
         raise ToolInputError("memory_update needs string arguments `old` and `new`")
-    return update_memory_md(ctx.config, old, new, ctx.now()).as_dict()
+    return update_memory_md(ctx.config, old, new, ctx.now(), session=ctx.session_id).as_dict()
 
 
 def read_skill(ctx: ToolContext, args: dict) -> dict:
@@ -204,8 +210,9 @@ TOOLS: dict[str, Tool] = {
         Tool(
             "memory_update",
             "Edit MEMORY.md (curated long-term memory): replace the passage `old`, which must "
-            "occur exactly once, with `new`. An empty `old` appends `new` at the end. The "
-            "previous version is kept as a backup.",
+            "occur exactly once, with `new`. An empty `old` appends `new` at the end. Keep "
+            "edits small: removing more than a fifth of the file needs the user's "
+            "confirmation. Every previous version is kept.",
             {
                 "type": "object",
                 "required": ["new"],
@@ -264,10 +271,14 @@ def run_tool(
     try:
         args = _parse_arguments(raw_arguments)
         result = TOOLS[name].handler(ctx, args)
-    except (ToolInputError, MemoryWriteError, LinesError) as exc:
+    except ConfirmationRequired as exc:  # the user decides; the model is told so
+        return ToolOutcome(name, False, exc.as_dict())
+    except (ToolInputError, MemoryWriteError) as exc:
         return _error(name, str(exc))
-    except OutsideWorkspaceError as exc:
+    except (OutsideWorkspaceError, FileRefused) as exc:
         return _error(name, f"refused: {exc}")
+    except MemoryFileError as exc:  # missing, or not readable as text
+        return _error(name, str(exc))
     except Exception as exc:  # a tool bug must not end the user's turn
         log.exception("tool_failed", tool=name)
         return _error(name, f"{name} failed: {type(exc).__name__}: {exc}")

@@ -20,6 +20,7 @@ from shared.agent.session import SessionError, SessionStore
 from shared.agent.tools import ToolOutcome
 from shared.cli.common import console, err_console, fail, get_config, print_json
 from shared.config import Config, ConfigError
+from shared.memory.writes import MemoryWriteError, apply_pending
 
 HELP = """Commands:
   /new              start a new session
@@ -110,6 +111,25 @@ def _turn(bot: Assistant, line: str) -> None:
         err_console.print("\n[yellow]stopped[/] (this turn was not saved)")
     else:
         view.finish(result)
+        for pending in view.pending_edits:
+            _confirm_edit(bot, pending)
+
+
+def _confirm_edit(bot: Assistant, pending: dict) -> None:
+    """The model's edit would remove a large share of MEMORY.md: the user decides."""
+    share = pending.get("removed_share", 0)
+    question = f"The assistant's edit would remove {share:.0%} of MEMORY.md. Apply it?"
+    if not sys.stdin.isatty() or not typer.confirm(question, default=False):
+        err_console.print("[dim]MEMORY.md left unchanged.[/]")
+        return
+    try:
+        done = apply_pending(
+            bot.config, pending["pending_edit"], datetime.now().astimezone(), bot.session.id
+        )
+    except MemoryWriteError as exc:
+        _error(str(exc))
+        return
+    err_console.print(f"[dim]Applied; the previous MEMORY.md is kept as {done.version}.[/]")
 
 
 def _command(config: Config, bot: Assistant, line: str) -> Assistant | None:
@@ -232,6 +252,7 @@ class TurnView:
     def __init__(self, bot: Assistant) -> None:
         self.status_shown = False
         self.streams = bot.profile.name != COMPACT
+        self.pending_edits: list[dict] = []  # edits waiting for the user's confirmation
 
     def events(self) -> TurnEvents:
         return TurnEvents(
@@ -269,6 +290,8 @@ class TurnView:
         )
 
     def tool_end(self, outcome: ToolOutcome) -> None:
+        if outcome.result.get("confirmation_required"):
+            self.pending_edits.append(outcome.result)
         if not outcome.ok:
             err_console.print(f"[dim]  {outcome.name}: {escape(outcome.result['error'])}[/]")
 

@@ -47,11 +47,19 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] 
     ]
     for key, value in rows:
         console.print(f"[bold]{key:<14}[/] {escape(value)}", highlight=False)
+    alert = data.get("last_alert")
+    if alert:
+        cites = ", ".join(alert["citations"]) or "-"
+        console.print(
+            f"[bold]{'last alert':<14}[/] {escape(str(alert['at']))}  cites {escape(cites)}"
+        )
+        console.print(escape(alert["text"]), highlight=False)
     console.print("[bold]recent decisions[/]")
     for decision in data["decisions"][:20]:
         console.print(
             f"  {escape(str(decision.get('at')))}  {decision['kind']:<22} "
-            f"{escape(decision.get('reason') or '')}",
+            f"{escape(decision.get('reason') or '')}"
+            + (f"  -> {escape(decision['outcome'])}" if decision.get("outcome") else ""),
             highlight=False,
         )
 

@@ -1,9 +1,9 @@
-"""`localgpt memory ...`: reindex, search, stats and get."""
+"""`localgpt memory ...`: reindex, search, stats, get, and the versions of MEMORY.md."""
 
 from __future__ import annotations
 
 import sys
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated
 
 import typer
@@ -22,8 +22,10 @@ from rich.text import Text
 
 from shared.cli.common import console, fail, get_config, print_json, warn
 from shared.memory import Memory
+from shared.memory.access import FileRefused, MemoryFileError
 from shared.memory.dates import DateError, date_filter
-from shared.memory.lines import LinesError, read_lines
+from shared.memory.lines import read_lines
+from shared.memory.writes import MEMORY_MD, MemoryWriteError, memory_versions, restore_version
 from shared.status import memory_status
 from shared.workspace import OutsideWorkspaceError
 
@@ -136,7 +138,8 @@ def search(
     for rank, result in enumerate(response.results, start=1):
         console.print(
             f"[bold]{rank}. {escape(result.citation)}[/]  [dim]score {result.score:.2f}"
-            f"  (keyword {result.keyword_score:.2f}, vector {result.vector_score:.2f})[/]",
+            f"  (keyword {result.keyword_score:.2f}, vector {result.vector_score:.2f})[/]"
+            + _provenance_tag(result.provenance),
             highlight=False,
         )
         if result.heading or result.day:
@@ -199,11 +202,54 @@ def get(
     config = get_config()
     try:
         piece = read_lines(config.workspace_dir, path, start, lines)
-    except OutsideWorkspaceError as exc:
+    except (OutsideWorkspaceError, FileRefused) as exc:
         fail(f"refused: {exc}")
-    except LinesError as exc:
+    except MemoryFileError as exc:
         fail(str(exc))
     if as_json:
         print_json(piece.as_dict())
     else:
         sys.stdout.write(piece.text + ("\n" if piece.text else ""))
+
+
+def _provenance_tag(provenance: str) -> str:
+    if provenance == "assistant":
+        return "  [yellow]assistant-written[/]"
+    return "  [yellow]partly assistant-written[/]" if provenance == "mixed" else ""
+
+
+@app.command()
+def history(
+    file: Annotated[str, typer.Argument(help="The workspace file (MEMORY.md).")] = MEMORY_MD,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List the kept versions of MEMORY.md, newest first (each edit keeps the one before)."""
+    config = get_config()
+    versions = memory_versions(config, file)
+    if as_json:
+        print_json([v.__dict__ for v in versions])
+        return
+    if not versions:
+        console.print(Text(f"No kept versions of {file}."))
+        return
+    table = Table("version", "saved", "bytes", "replaced by", box=None)
+    for version in versions:
+        saved = datetime.fromtimestamp(version.saved_at).strftime("%Y-%m-%d %H:%M:%S")
+        by = " ".join(p for p in (version.action, version.session and f"({version.session})") if p)
+        table.add_row(version.name, saved, str(version.size), by)
+    console.print(table)
+    console.print("[dim]localgpt memory restore VERSION brings one back[/]")
+
+
+@app.command()
+def restore(
+    version: Annotated[str, typer.Argument(help="A version name from `memory history`.")],
+) -> None:
+    """Bring back a kept version of MEMORY.md (the current file is kept as a version first)."""
+    config = get_config()
+    try:
+        result = restore_version(config, version, datetime.now().astimezone(), session="cli")
+    except MemoryWriteError as exc:
+        fail(str(exc))
+    kept = f"; the replaced file is kept as {result.version}" if result.version else ""
+    console.print(Text(f"Restored {result.path} from {version}{kept}."))

@@ -15,7 +15,7 @@ model's reply to `complete_run()` (or its error to `fail_run()`):
 """
 
 from shared.heartbeat.ack import HEARTBEAT_TOKEN, SILENT_TOKEN, ReplyVerdict, classify_reply
-from shared.heartbeat.alerts import AlertResult, append_daily_log, record_alert
+from shared.heartbeat.alerts import AlertResult, grounding, record_alert
 from shared.heartbeat.checkbox import (
     AmbiguousMatchError,
     CheckboxError,
@@ -48,11 +48,11 @@ __all__ = [
     "RunOutcome",
     "ScheduleError",
     "Task",
-    "append_daily_log",
     "classify_reply",
     "complete_run",
     "decide",
     "fail_run",
+    "grounding",
     "heartbeat_status",
     "load_settings",
     "parse_interval",

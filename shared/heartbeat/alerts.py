@@ -1,38 +1,38 @@
-"""Alerts: suppress repeats within 24 h, and append the rest to today's daily log.
+"""Alerts: grounded in the workspace, kept with the run, repeats within 24 h suppressed.
 
-The daily log `memory/YYYY-MM-DD.md` belongs to the user: it is only ever appended to (one
-O_APPEND write, then fsync), never read-modified-rewritten, so nothing they wrote can be lost.
+A heartbeat reply that is not an acknowledgement is an alert. It is raised only when it cites
+a workspace line that exists (`path#Lx-Ly`, checked against the file); otherwise it is kept
+with the run as `ungrounded` and not raised, since a small model invents things. A raised
+alert lives in the heartbeat state (status, the web page) and the logs; it reaches the daily
+log only when `[heartbeat] log_alerts_to_daily` is on, and then marked as the assistant's.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import datetime, timedelta, tzinfo
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from shared.durable import write_all
 from shared.logs import get_logger
-from shared.workspace import resolve_in_workspace
 
 if TYPE_CHECKING:
     from shared.heartbeat.state import StateTxn
 
 DEDUP_WINDOW = timedelta(hours=24)
 PREVIEW_CHARS = 200
+MAX_ALERT_CHARS = 4_000  # kept with the run
 
 log = get_logger(__name__)
 
 
 @dataclass(frozen=True)
 class AlertResult:
-    kind: Literal["appended", "duplicate"]
+    kind: Literal["raised", "duplicate"]
     digest: str
-    path: Path | None  # the daily log written, None for a duplicate
 
 
 def normalise_alert(text: str) -> str:
@@ -44,49 +44,33 @@ def alert_digest(text: str) -> str:
     return hashlib.sha256(normalise_alert(text).encode("utf-8")).hexdigest()
 
 
-def daily_log_path(workspace: Path, now: datetime, zone: tzinfo) -> Path:
-    """`memory/YYYY-MM-DD.md` for the user's local date (OpenClaw's canonical name)."""
-    day = now.astimezone(zone).date().isoformat()
-    return resolve_in_workspace(workspace, f"memory/{day}.md")
+def grounding(workspace: Path, text: str) -> list[str]:
+    """The citations in `text` of workspace lines that exist (`path#Lx-Ly`), in order.
+    A path must be a note the read routes would serve and the lines must be in it."""
+    from shared.agent.citations import CITATION  # lazily: the heartbeat loop never needs it
+    from shared.memory.access import MemoryFileError
+    from shared.memory.lines import read_lines
+
+    found: list[str] = []
+    for match in CITATION.finditer(text):
+        start = int(match["start"])
+        end = int(match["end"] or start)
+        if start < 1 or end < start:
+            continue
+        try:
+            piece = read_lines(workspace, match["path"], 1, None)
+        except (MemoryFileError, ValueError):  # not a note, missing, outside
+            continue
+        if end <= piece.total_lines and match.group(0) not in found:
+            found.append(match.group(0))
+    return found
 
 
-def append_daily_log(workspace: Path, now: datetime, zone: tzinfo, heading: str, body: str) -> Path:
-    """Append `## heading` and `body` to today's log, creating the file and folder if needed."""
-    path = daily_log_path(workspace, now, zone)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        block = _separator(path, fd, now.astimezone(zone)) + f"## {heading}\n\n{body.strip()}\n"
-        write_all(fd, block.encode("utf-8"))
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    return path
-
-
-def _separator(path: Path, fd: int, local: datetime) -> str:
-    """A title for a new file; otherwise just enough newlines to start a fresh paragraph."""
-    size = os.fstat(fd).st_size
-    if size == 0:
-        return f"# {local.date().isoformat()}\n\n"
-    with open(path, "rb") as handle:
-        handle.seek(max(0, size - 2))
-        tail = handle.read()
-    if tail.endswith(b"\n\n"):
-        return ""
-    return "\n" if tail.endswith(b"\n") else "\n\n"
-
-
-def record_alert(
-    txn: StateTxn, workspace: Path, text: str, now: datetime, zone: tzinfo
-) -> AlertResult:
-    """Suppress an alert seen within 24 h; otherwise log it to today's daily log and remember it."""
+def record_alert(txn: StateTxn, text: str, now: datetime) -> AlertResult:
+    """Suppress an alert seen within 24 h; otherwise remember it (for the 24 h window)."""
     digest = alert_digest(text)
     if txn.alert_seen_since(digest, now - DEDUP_WINDOW):
         log.info("heartbeat alert suppressed", reason="duplicate within 24h", digest=digest[:12])
-        return AlertResult("duplicate", digest, None)
-    local = now.astimezone(zone)
-    path = append_daily_log(workspace, now, zone, f"Heartbeat alert {local:%H:%M}", text)
+        return AlertResult("duplicate", digest)
     txn.remember_alert(digest, now, text[:PREVIEW_CHARS])
-    log.info("heartbeat alert", preview=text[:PREVIEW_CHARS], daily_log=str(path))
-    return AlertResult("appended", digest, path)
+    return AlertResult("raised", digest)

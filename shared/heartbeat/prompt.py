@@ -11,6 +11,11 @@ from shared.heartbeat.schedule import zone_name
 
 TASKS_INTRO = "Run the following periodic tasks (only those due based on their intervals):"
 TASKS_ACK = "After completing all due tasks, reply HEARTBEAT_OK."
+# LocalGPT's one addition: an alert is raised only when it cites a workspace line that exists.
+GROUNDING = (
+    "If something needs attention, cite the workspace line it comes from as path#Lstart-Lend "
+    "(e.g. HEARTBEAT.md#L3); an alert without such a citation is not raised."
+)
 
 
 def build_prompt(
@@ -25,6 +30,7 @@ def build_prompt(
     otherwise the configured prompt, plus the exact HEARTBEAT.md path when it names the file.
     Both end with the `Current time:` line unless the text already has one."""
     text = _tasks_prompt(checklist, due) if due else _with_path_hint(base_prompt, workspace)
+    text += "\n" + GROUNDING
     if "Current time:" not in text:
         text += "\n" + current_time_line(now, zone)
     return text

@@ -65,6 +65,13 @@ def _create_schema(conn: sqlite3.Connection) -> None:
             conn.execute(statement)
 
 
+def _add_alert_columns(conn: sqlite3.Connection) -> None:
+    """Version 2: a run keeps its whole alert and the workspace lines it cites (alerts no
+    longer go to the daily log)."""
+    conn.execute("ALTER TABLE heartbeat_decisions ADD COLUMN alert TEXT")
+    conn.execute("ALTER TABLE heartbeat_decisions ADD COLUMN citations TEXT")
+
+
 # Skips that repeat tick after tick are folded into one row with a count.
 FOLDABLE = frozenset({"disabled", "quiet-hours", "empty-heartbeat-file", "no-tasks-due", "busy"})
 KEEP_DECISIONS = 1000
@@ -118,6 +125,8 @@ class DecisionRow:
     outcome: str | None
     outcome_at: datetime | None
     outcome_detail: str | None
+    alert: str | None = None  # the whole alert (raised, duplicate or ungrounded)
+    citations: list[str] = field(default_factory=list)  # the verified workspace lines it cites
 
 
 class StateTxn:
@@ -206,14 +215,23 @@ class StateTxn:
             raise KeyError(f"no enqueued heartbeat decision {decision_id}")
         return row
 
-    def finish_run(self, decision_id: int, outcome: str, detail: str, at: datetime) -> None:
-        """Record a run's outcome; a run that did not fail marks its due tasks as run at the
-        slot it served (not when it ended, which would stretch every task's period)."""
+    def finish_run(
+        self,
+        decision_id: int,
+        outcome: str,
+        detail: str,
+        at: datetime,
+        alert: str | None = None,
+        citations: list[str] | None = None,
+    ) -> None:
+        """Record a run's outcome (and its alert, kept with the run); a run that did not fail
+        marks its due tasks as run at the slot it served (not when it ended, which would
+        stretch every task's period)."""
         row = self.require_enqueued(decision_id)
         self.conn.execute(
-            "UPDATE heartbeat_decisions SET outcome = ?, outcome_at = ?, outcome_detail = ?"
-            " WHERE id = ?",
-            (outcome, to_epoch(at), detail, decision_id),
+            "UPDATE heartbeat_decisions SET outcome = ?, outcome_at = ?, outcome_detail = ?,"
+            " alert = ?, citations = ? WHERE id = ?",
+            (outcome, to_epoch(at), detail, alert, json.dumps(citations or []), decision_id),
         )
         self.conn.execute(
             "UPDATE heartbeat_state SET last_outcome = ?, last_outcome_decision = ?,"
@@ -266,11 +284,12 @@ class StateTxn:
         ).fetchone()
         return None if row is None else _decision_row(row)
 
-    def last_alert(self) -> tuple[datetime, str] | None:
+    def last_alert(self) -> DecisionRow | None:
+        """The newest run that raised an alert (with its whole text and citations)."""
         row = self.conn.execute(
-            "SELECT at, preview FROM heartbeat_alerts ORDER BY at DESC LIMIT 1"
+            "SELECT * FROM heartbeat_decisions WHERE outcome = 'alert' ORDER BY id DESC LIMIT 1"
         ).fetchone()
-        return None if row is None else (from_epoch(row["at"]), row["preview"])
+        return None if row is None else _decision_row(row)
 
 
 def _folds(last: sqlite3.Row | None, kind: str, reason: str, manual: bool) -> bool:
@@ -295,6 +314,8 @@ def _decision_row(row: sqlite3.Row) -> DecisionRow:
         outcome=row["outcome"],
         outcome_at=from_epoch(row["outcome_at"]),
         outcome_detail=row["outcome_detail"],
+        alert=row["alert"],
+        citations=json.loads(row["citations"] or "[]"),
     )
 
 
@@ -304,7 +325,7 @@ class HeartbeatStore:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         with self._connect() as conn:  # a read, unless the file is new or older
-            migrate(conn, [_create_schema])
+            migrate(conn, [_create_schema, _add_alert_columns])
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:

@@ -30,7 +30,7 @@ def heartbeat_status(
         out = _schedule_status(now, settings, snap)
     out["last_run"] = _last_run(snap)
     out["last_outcome"] = _last_outcome(snap)
-    out["last_alert"] = None if alert is None else {"at": _iso(alert[0]), "preview": alert[1]}
+    out["last_alert"] = None if alert is None else _alert(alert)
     out["decisions"] = [_decision(row) for row in rows]
     return out
 
@@ -87,6 +87,21 @@ def _decision(row: DecisionRow) -> dict[str, Any]:
         "next_due": _iso(row.next_due),
         "tasks": row.tasks,
         "outcome": row.outcome,
+        "detail": row.outcome_detail,
+        "alert": row.alert,
+        "citations": row.citations,
+    }
+
+
+def _alert(row: DecisionRow) -> dict[str, Any]:
+    """The last raised alert: when, a preview (as before), its whole text and what it cites."""
+    text = row.alert or row.outcome_detail or ""
+    return {
+        "at": _iso(row.outcome_at),
+        "decision_id": row.id,
+        "preview": text[:200],
+        "text": text,
+        "citations": row.citations,
     }
 
 

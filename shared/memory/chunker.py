@@ -13,8 +13,11 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from shared.memory.provenance import USER, provenance_of, read_marks
+
 # Bump when chunk boundaries change: a different version makes the index re-chunk every file.
-CHUNKER_VERSION = 5  # 4: date and position (db columns day, seq); 5: the preceding context
+# 6: provenance (who wrote each chunk; markers blanked out of the text)
+CHUNKER_VERSION = 6  # 4: date and position (db columns day, seq); 5: the preceding context
 CONTEXT_BLOCK_CHARS = 300  # of each preceding block a chunk is indexed with
 
 HEADING = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.*?)[ \t#]*$")
@@ -39,6 +42,8 @@ class Chunk:
     # CONTEXT_BLOCK_CHARS each): indexed and embedded with the chunk, never cited with it. A
     # reply makes sense with the question before it; a list item with its lead-in.
     context: str = ""
+    # Who wrote the chunk's lines: user | assistant | mixed (see shared.memory.provenance).
+    provenance: str = USER
 
     @property
     def hash(self) -> str:
@@ -61,9 +66,11 @@ class _Block:
 
 def chunk_markdown(text: str, max_tokens: int = 128, context_blocks: int = 0) -> list[Chunk]:
     """Split markdown into chunks of at most about `max_tokens` tokens each, each with the
-    `context_blocks` blocks before it (within its section) as its context."""
-    lines = [line.rstrip("\r") for line in text.split("\n")]
-    packer = _Packer(max_tokens, lines, context_blocks)
+    `context_blocks` blocks before it (within its section) as its context. Provenance
+    markers are blanked (their lines stay, empty) and decide each chunk's provenance."""
+    marked = read_marks([line.rstrip("\r") for line in text.split("\n")])
+    lines = marked.lines
+    packer = _Packer(max_tokens, lines, context_blocks, marked.by_assistant)
     headings: list[tuple[int, str]] = []
     for block in _blocks(lines):
         if block.heading_level:
@@ -114,9 +121,12 @@ def _blocks(lines: list[str]) -> Iterator[_Block]:
 class _Packer:
     """Accumulates blocks into chunks under the token budget."""
 
-    def __init__(self, max_tokens: int, source: list[str], context_blocks: int = 0) -> None:
+    def __init__(
+        self, max_tokens: int, source: list[str], context_blocks: int, by_assistant: list[bool]
+    ) -> None:
         self.max_tokens = max_tokens
         self.source = source
+        self.by_assistant = by_assistant
         self.context_blocks = context_blocks
         self.heading = ""
         self.chunks: list[Chunk] = []
@@ -124,8 +134,14 @@ class _Packer:
         self._piece: str | None = None  # set when the chunk is part of one long line
         self._tokens = 0
         self._has_body = False  # False while the chunk holds nothing but headings
+        self._author: bool | None = None  # whether its body so far is the assistant's
 
     def add(self, block: _Block) -> None:
+        if not block.heading_level:  # the user's words and the assistant's never share a chunk
+            author = any(self.by_assistant[block.start - 1 : block.end])
+            if self._has_body and self._author is not None and author != self._author:
+                self.flush()
+            self._author = author
         self._has_body = self._has_body or not block.heading_level
         tokens = sum(estimate_tokens(line) for line in block.lines)
         if self._tokens + tokens > self.max_tokens:
@@ -163,10 +179,14 @@ class _Packer:
             text = self._piece or "\n".join(self.source[self._first - 1 : self._last])
             if text.strip():
                 context = _context(self.source, self._first, self.context_blocks)
-                self.chunks.append(Chunk(self._first, self._last, self.heading, text, context))
+                span = slice(self._first - 1, self._last)
+                author = provenance_of(self.source[span], self.by_assistant[span])
+                chunk = Chunk(self._first, self._last, self.heading, text, context, author)
+                self.chunks.append(chunk)
         self._first = self._last = self._tokens = 0
         self._piece = None
         self._has_body = False
+        self._author = None
 
 
 def _context(source: list[str], first: int, blocks: int) -> str:

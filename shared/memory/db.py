@@ -16,7 +16,7 @@ import sqlite_vec
 from shared.sqlite_db import BUSY_TIMEOUT_MS, apply_pragmas
 from shared.sqlite_tx import immediate as write_tx
 
-SCHEMA_VERSION = "4"  # 2: vector_log; 3: chunks.day and chunks.seq; 4: chunks.context
+SCHEMA_VERSION = "5"  # 2: vector_log; 3: chunks.day, chunks.seq; 4: context; 5: provenance
 VECTOR_LOG_KEEP = 100_000
 
 SCHEMA = """
@@ -46,7 +46,8 @@ CREATE TABLE IF NOT EXISTS chunks (
     has_vector INTEGER NOT NULL DEFAULT 0,
     day TEXT,  -- YYYY-MM-DD the chunk is dated (file name or heading); NULL: undated
     seq INTEGER NOT NULL DEFAULT 0,  -- position among its file's chunks (0, 1, ...)
-    context TEXT NOT NULL DEFAULT ''  -- the text before it, indexed and embedded with it
+    context TEXT NOT NULL DEFAULT '',  -- the text before it, indexed and embedded with it
+    provenance TEXT NOT NULL DEFAULT 'user'  -- who wrote it: user | assistant | mixed
 );
 CREATE INDEX IF NOT EXISTS chunks_path ON chunks(path);
 CREATE INDEX IF NOT EXISTS chunks_day ON chunks(day) WHERE day IS NOT NULL;
@@ -160,6 +161,7 @@ ADDED_COLUMNS = [
     ("chunks", "day", "TEXT"),
     ("chunks", "seq", "INTEGER NOT NULL DEFAULT 0"),
     ("chunks", "context", "TEXT NOT NULL DEFAULT ''"),
+    ("chunks", "provenance", "TEXT NOT NULL DEFAULT 'user'"),
 ]
 
 

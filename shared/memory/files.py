@@ -33,6 +33,16 @@ IGNORED_DIRS = frozenset(
 BINARY_SNIFF_BYTES = 8192
 
 
+def is_note_name(rel: str) -> bool:
+    """A workspace-relative path names a note: `*.md`, with no hidden (dot) part and no
+    ignored folder on the way (`.git/`, `node_modules/`, ...). The index and every read route
+    use this one rule (see shared.memory.access)."""
+    parts = Path(rel).parts
+    if not parts or not parts[-1].lower().endswith(".md"):
+        return False
+    return not any(part.startswith(".") or part in IGNORED_DIRS for part in parts)
+
+
 @dataclass(frozen=True)
 class DiskFile:
     size: int
@@ -69,9 +79,9 @@ def scan_workspace(workspace: Path, start: Path | None = None) -> dict[str, Disk
             dirnames[:] = []  # a link loop or a link out of the workspace
             continue
         seen_dirs.add(real_dir)
-        dirnames[:] = sorted(d for d in dirnames if d not in IGNORED_DIRS)
+        dirnames[:] = sorted(d for d in dirnames if d not in IGNORED_DIRS and not d.startswith("."))
         for name in sorted(filenames):
-            if not name.lower().endswith(".md"):
+            if not name.lower().endswith(".md") or name.startswith("."):
                 continue
             full = os.path.join(dirpath, name)
             rel = Path(full).relative_to(root).as_posix()

@@ -29,6 +29,7 @@ from shared.memory.files import (
     ReadFile,
     SkipFile,
     file_hash,
+    is_note_name,
     read_markdown,
     scan_workspace,
 )
@@ -153,7 +154,8 @@ class MemoryIndex:
         self._prepare_vectors(report)
         present, missing = [], []
         for rel in dict.fromkeys(self._confined(p) for p in paths):
-            (present if (self.workspace / rel).is_file() else missing).append(rel)
+            note = is_note_name(rel) and (self.workspace / rel).is_file()
+            (present if note else missing).append(rel)
         self._remove([p for p in missing if p in self._known_files()], report)
         self._index(present, report, progress, rechunk=False)
         report.seconds = time.monotonic() - started
@@ -366,7 +368,8 @@ class MemoryIndex:
             day = chunk_day(item.path, chunk)
             conn.execute(
                 "INSERT INTO chunks(path, start_line, end_line, heading, text, hash, embed_hash,"
-                " has_vector, day, seq, context) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " has_vector, day, seq, context, provenance)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     item.path,
                     chunk.start_line,
@@ -379,6 +382,7 @@ class MemoryIndex:
                     day.isoformat() if day else None,
                     seq,
                     chunk.context,
+                    chunk.provenance,
                 ),
             )
             chunk_id = conn.last_insert_rowid()

@@ -5,14 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from shared.memory.access import MemoryFileError, memory_file
 from shared.memory.files import SkipFile, read_markdown
-from shared.workspace import relative_path, resolve_in_workspace
 
 MAX_READ_BYTES = 10_000_000
 
 
-class LinesError(ValueError):
-    """The requested file cannot be read; the message says why."""
+class LinesError(MemoryFileError):
+    """The requested lines cannot be read (bad range, unreadable content); 400."""
 
 
 @dataclass
@@ -30,24 +30,17 @@ class LineSlice:
 def read_lines(
     workspace: Path, user_path: str, start: int = 1, count: int | None = None
 ) -> LineSlice:
-    """Lines `start`..`start+count-1` (1-based) of a file inside the workspace.
+    """Lines `start`..`start+count-1` (1-based) of a note of the workspace.
 
-    Raises OutsideWorkspaceError for paths that leave the workspace, LinesError otherwise.
+    Only what `memory_file` allows is read: FileRefused (403) or FileMissing (404) otherwise;
+    LinesError (400) for a bad range or content that is not text. All are MemoryFileError.
     """
     if start < 1:
         raise LinesError("--from must be 1 or more")
     if count is not None and count < 1:
         raise LinesError("--lines must be 1 or more")
-    try:
-        path = resolve_in_workspace(workspace, user_path)
-        exists = path.exists()
-    except OSError as exc:  # e.g. a name longer than the file system allows
-        raise LinesError(f"cannot read {user_path[:80]!r}: {exc.strerror or exc}") from None
-    rel = relative_path(workspace.resolve(), path)
-    if not exists:
-        raise LinesError(f"{rel} does not exist in the workspace")
-    if path.is_dir():
-        raise LinesError(f"{rel} is a directory")
+    note = memory_file(workspace, user_path)
+    path, rel = note.path, note.rel
     try:
         text = read_markdown(path, MAX_READ_BYTES).text
     except SkipFile as exc:

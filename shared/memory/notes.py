@@ -4,7 +4,7 @@ version, and save it back only if nobody changed it meanwhile.
 A note's version is the SHA-256 of its bytes: a client sends back the version it opened, and a
 save over a file that changed since (an agent's append, another tab, an editor on disk) is
 refused with `NoteConflict`, never merged or overwritten. A save is atomic (temp file + replace)
-and the replaced version is kept under data/backups/, as for MEMORY.md edits: what a user wrote
+and the replaced version is kept under data/versions/, as for MEMORY.md edits: what a user wrote
 is never lost. Writers of MEMORY.md and the daily log take the same locks as the agent's tools.
 """
 
@@ -18,8 +18,9 @@ from pathlib import Path, PurePosixPath
 
 from shared.config import Config
 from shared.durable import atomic_write
+from shared.memory.access import memory_file
 from shared.memory.files import IGNORED_DIRS, scan_workspace
-from shared.memory.writes import daily_log_path, keep_backup, writer_lock
+from shared.memory.writes import daily_log_path, keep_version, writer_lock
 from shared.workspace import relative_path, resolve_in_workspace
 
 MAX_NOTE_BYTES = 900_000  # under the API's 1 MB body limit, with room for the JSON around it
@@ -105,8 +106,10 @@ def list_notes(workspace: Path) -> list[dict]:
 
 
 def read_note(workspace: Path, user_path: str) -> Note:
-    path = note_path(workspace, user_path)
-    rel = relative_path(workspace.resolve(), path)
+    """A whole note, read under the one rule every read route follows (`memory_file`)."""
+    note_path(workspace, user_path)  # a client's name for a note: 422 says what is wrong
+    found = memory_file(workspace, user_path)
+    path, rel = found.path, found.rel
     data = _read_bytes(path, rel)
     if data is None:
         raise NoteMissing(f"{rel} does not exist in the workspace")
@@ -131,7 +134,7 @@ def save_note(
     with writer_lock(config, _lock_name(rel)):
         current = _read_bytes(path, rel)
         _check_base(rel, current, base_version)
-        backup = keep_backup(config, path, _decoded(rel, current), now) if current else ""
+        backup = keep_version(config, path, _decoded(rel, current), now) if current else ""
         atomic_write(path, text, mode=None if current is not None else NEW_FILE_MODE)
     return SavedNote(rel, version_of(data), len(data), current is None, backup)
 

@@ -28,6 +28,7 @@ from shared.memory import db
 from shared.memory.dates import DateRange, QueryTime, query_time
 from shared.memory.embedder import STILL_LOADING, Embedder, EmbedderUnavailable
 from shared.memory.fts import CommonTerms, query_terms, terms_expression
+from shared.memory.provenance import RANK_WEIGHT, USER, combine
 from shared.memory.vector_matrix import VectorMatrix
 
 SNIPPET_CHARS = 700  # per chunk of a span: a span merged from three chunks shows up to 2,100
@@ -51,6 +52,7 @@ class SearchResult:
     vector_score: float
     day: str | None = None  # YYYY-MM-DD the cited lines are dated (first chunk); None: undated
     chunks: int = 1  # indexed chunks merged into this span
+    provenance: str = USER  # who wrote the cited lines: user | assistant | mixed
 
     @property
     def date(self) -> str:
@@ -76,6 +78,7 @@ class SearchResult:
             "vector_score": self.vector_score,
             "day": self.day,
             "chunks": self.chunks,
+            "provenance": self.provenance,
             "citation": self.citation,
         }
 
@@ -114,6 +117,7 @@ class _Chunk:
     text: str
     day: str | None
     seq: int
+    provenance: str = USER
 
 
 @dataclass
@@ -130,6 +134,7 @@ class _Span:
     vector: float
     lines: dict[int, str]  # line number -> text, for the snippet and the cost
     chunks: int = 1
+    provenance: str = USER
 
 
 class MemorySearch:
@@ -196,9 +201,10 @@ class MemorySearch:
             for cid in fused
             if cid in candidates
         ]
-        spans = _pack(ranked, candidates, limit, budget)
+        spans = _pack(_by_author(ranked, candidates), candidates, limit, budget)
         if self.config.recency_half_life_days > 0:
             _prefer_recent(spans, today, self.config.recency_half_life_days)
+        _users_first(spans)
         results = [_result(span) for span in spans]
         mode = "hybrid" if vector is not None else "keyword"
         response = SearchResponse(
@@ -348,7 +354,8 @@ class MemorySearch:
             part = ids[start : start + 500]
             marks = ",".join("?" * len(part))
             rows = self.conn.execute(
-                "SELECT id, path, start_line, end_line, heading, text, day, seq FROM chunks"
+                "SELECT id, path, start_line, end_line, heading, text, day, seq, provenance"
+                " FROM chunks"
                 f" WHERE id IN ({marks})",
                 part,
             )
@@ -370,6 +377,25 @@ def _rrf(rankings: list[list[int]], k: float) -> dict[int, float]:
         for rank, cid in enumerate(ranking, start=1):
             fused[cid] = fused.get(cid, 0.0) + 1.0 / (k + rank)
     return dict(sorted(fused.items(), key=lambda item: (-item[1], item[0])))
+
+
+def _by_author(
+    ranked: list[tuple[int, float, float, float]], chunks: dict[int, _Chunk]
+) -> list[tuple[int, float, float, float]]:
+    """Scale each hit by who wrote it (RANK_WEIGHT): the assistant's paraphrase of a note
+    scores half of what the same words would score in the user's own note. On equal scores
+    the user's note comes first."""
+    weighted = [
+        (cid, score * RANK_WEIGHT.get(chunks[cid].provenance, 1.0), kw, vec)
+        for cid, score, kw, vec in ranked
+    ]
+    return sorted(weighted, key=lambda hit: (-hit[1], chunks[hit[0]].provenance != USER))
+
+
+def _users_first(spans: list[_Span]) -> None:
+    """The tie rule after every reordering: a span not wholly the user's never sits above a
+    user span of equal or higher score (the sort is stable otherwise)."""
+    spans.sort(key=lambda s: (-round(s.score, 4), s.provenance != USER))
 
 
 def _in(chunk: _Chunk, asked: QueryTime) -> bool:
@@ -422,7 +448,7 @@ def _pack(
             spans.append(
                 _Span(
                     chunk.path, chunk.start, chunk.end, chunk.seq, chunk.seq, chunk.heading,
-                    chunk.day, score, keyword, vector, lines,
+                    chunk.day, score, keyword, vector, lines, provenance=chunk.provenance,
                 )
             )  # fmt: skip
             continue
@@ -458,6 +484,7 @@ def _extend(span: _Span, chunk: _Chunk, lines: dict[int, str]) -> None:
     for number, text in lines.items():
         span.lines.setdefault(number, text)
     span.chunks += 1
+    span.provenance = combine(span.provenance, chunk.provenance)
 
 
 def _join_touching(spans: list[_Span], grown: _Span) -> None:
@@ -485,6 +512,7 @@ def _absorb(keeper: _Span, gone: _Span) -> None:
     for number, text in gone.lines.items():
         keeper.lines.setdefault(number, text)
     keeper.chunks += gone.chunks
+    keeper.provenance = combine(keeper.provenance, gone.provenance)
     keeper.score = max(keeper.score, gone.score)
     keeper.keyword = max(keeper.keyword, gone.keyword)
     keeper.vector = max(keeper.vector, gone.vector)
@@ -538,6 +566,7 @@ def _result(span: _Span) -> SearchResult:
         vector_score=_rounded(span.vector),
         day=span.day,
         chunks=span.chunks,
+        provenance=span.provenance,
     )
 
 

@@ -577,7 +577,39 @@ class AssistantTurn {
     const i = this.open.findIndex((b) => b.name === name);
     const block = i >= 0 ? this.open.splice(i, 1)[0] : this.startTool(name, null);
     if (i < 0) this.open.pop();
-    block.finish(parseMaybe(result));
+    const parsed = parseMaybe(result);
+    block.finish(parsed);
+    if (parsed && parsed.confirmation_required && parsed.pending_edit) this.askToConfirm(parsed);
+  }
+
+  /** The model's edit would remove a large share of MEMORY.md: the user decides here. */
+  askToConfirm(edit) {
+    const share = Math.round((edit.removed_share || 0) * 100);
+    const status = h('span', { class: 'muted small' });
+    const apply = h('button', { type: 'button', class: 'danger' }, 'Apply the edit');
+    const keep = h('button', { type: 'button' }, 'Keep MEMORY.md');
+    const box = h(
+      'div',
+      { class: 'notice confirm-edit', role: 'alertdialog', 'aria-label': 'Confirm memory edit' },
+      h('p', {}, `The assistant's edit would remove ${share}% of MEMORY.md. Nothing has changed yet.`),
+      h('div', { class: 'row' }, apply, keep, status),
+    );
+    const settle = (text) => {
+      apply.disabled = keep.disabled = true;
+      status.textContent = text;
+    };
+    apply.addEventListener('click', async () => {
+      try {
+        const done = await api(`/api/memory/pending/${encodeURIComponent(edit.pending_edit)}`, {
+          method: 'POST',
+        });
+        settle(`Applied; the previous version is kept (${done.previous_version || 'none'}).`);
+      } catch (err) {
+        settle(`Not applied: ${err.message || err}`);
+      }
+    });
+    keep.addEventListener('click', () => settle('MEMORY.md left unchanged.'));
+    this.el.append(box);
   }
 
   done(data) {

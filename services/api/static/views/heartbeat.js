@@ -124,7 +124,10 @@ export class HeartbeatView {
             'section',
             { class: 'card alert', 'aria-label': 'Last alert' },
             h('div', { class: 'card-head' }, h('h2', {}, 'Last alert'), timeEl(s.last_alert.at)),
-            h('p', { class: 'alert-text' }, s.last_alert.preview),
+            h('p', { class: 'alert-text' }, s.last_alert.text || s.last_alert.preview),
+            s.last_alert.citations && s.last_alert.citations.length
+              ? h('p', { class: 'muted small' }, 'Cites: ', s.last_alert.citations.join(', '))
+              : null,
           )
         : null,
     );

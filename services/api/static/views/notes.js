@@ -381,7 +381,7 @@ export class NotesView {
     clear(this.status, h('span', { class: 'muted' }, 'Reloaded the saved version.'));
   }
 
-  /** Save over the newer version (which the server keeps in data/backups/). */
+  /** Save over the newer version (which the server keeps in data/versions/). */
   async keepMine() {
     try {
       const latest = await api(`/api/memory/note?${new URLSearchParams({ path: this.note.path })}`);
