@@ -1,19 +1,54 @@
-"""What every command needs: the effective config, consoles, and a clean way to fail."""
+"""What every command needs: the effective config, consoles, and a clean way to fail.
+
+Start-up time matters here (`localgpt status` should answer in well under half a second), so
+this module, like every command module, imports only the standard library, typer and cheap
+parts of `shared` at the top: rich, the memory engine, litellm and the like are imported inside
+the commands that use them. `tests/test_cli_startup.py` keeps it so.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
-from typing import NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
 from shared.config import Config, ConfigError, load_config
 
-console = Console()
-err_console = Console(stderr=True)
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+class LazyConsole:
+    """A rich Console made on first use: importing rich costs tens of milliseconds that
+    commands printing plain text (`config show`) or nothing at all never pay."""
+
+    def __init__(self, stderr: bool = False) -> None:
+        self._stderr = stderr
+        self._console: Console | None = None
+
+    def rich(self) -> Console:
+        """The real Console, for rich objects that take one (progress bars)."""
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(stderr=self._stderr)
+        return self._console
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.rich(), name)
+
+
+console = LazyConsole()
+err_console = LazyConsole(stderr=True)
+
+
+def escape(text: str) -> str:
+    """rich's markup escape, imported when first needed."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

@@ -1,0 +1,99 @@
+"""The CLI starts fast because command modules import heavy libraries only inside the commands
+that use them (issue 20: `--help`, `status`, `config show`, `task list` in <= 0.4 s;
+`bench/cli.py` measures it). These tests catch the regression itself, an import at the top of a
+module, rather than timing anything: each runs in a fresh interpreter and lists what got loaded.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from conftest import ROOT
+
+# What start-up must not pay for: each costs tens of milliseconds to seconds to import.
+HEAVY = (
+    "litellm",
+    "openai",
+    "fastembed",
+    "onnxruntime",
+    "fastapi",
+    "starlette",
+    "uvicorn",
+    "pydantic",
+    "mcp",
+    "numpy",
+    "apsw",
+    "sqlite_vec",
+    "huey",
+    "structlog",
+    "httpx",
+    "webview",
+    "prompt_toolkit",
+)
+# Also kept out of `import shared.cli` (the commands that print with colour load it).
+AT_IMPORT = (*HEAVY, "rich", "shared.agent", "shared.memory", "shared.logs")
+
+PROBE = """
+import json, sys
+{body}
+loaded = sorted({{m.split(".")[0] if not m.startswith("shared.") else ".".join(m.split(".")[:2])
+                  for m in sys.modules}})
+print("\\n" + json.dumps(loaded))
+"""
+
+RUN_COMMAND = """
+from shared.cli.main import app
+try:
+    app({args!r}, prog_name="localgpt")
+except SystemExit:
+    pass
+"""
+
+
+def loaded_after(body: str, env: dict[str, str] | None = None) -> set[str]:
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE.format(body=body)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return set(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def test_importing_the_cli_loads_no_heavy_library():
+    loaded = loaded_after("import shared.cli")
+    assert "typer" in loaded  # the probe sees what was imported
+    assert not loaded & set(AT_IMPORT), sorted(loaded & set(AT_IMPORT))
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--help"], ["status"], ["config", "show"], ["task", "list"], ["task", "show", "abc"]],
+    ids=" ".join,
+)
+def test_light_commands_load_no_heavy_library(args, home):
+    """`status` and `task` fail here (no API runs), as they would on a user's machine: their
+    error path stays light too."""
+    import os
+
+    loaded = loaded_after(RUN_COMMAND.format(args=args), env=dict(os.environ))
+    assert "shared.cli" in loaded
+    assert not loaded & set(HEAVY), sorted(loaded & set(HEAVY))
+
+
+def test_memory_search_does_not_import_the_embedding_library(home, workspace):
+    """With no worker, the lean query encoder runs the model from its folder; fastembed (and
+    its second of imports) is never needed for a search."""
+    import os
+
+    (workspace / "MEMORY.md").write_text("# Notes\n\nthe kingfisher dove\n")
+    body = RUN_COMMAND.format(args=["memory", "search", "kingfisher"])
+    loaded = loaded_after(body, env=dict(os.environ))
+    assert "onnxruntime" in loaded  # the vectors were made here
+    assert not loaded & {"fastembed", "litellm", "fastapi", "httpx"}
