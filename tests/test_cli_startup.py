@@ -97,3 +97,25 @@ def test_memory_search_does_not_import_the_embedding_library(home, workspace):
     loaded = loaded_after(body, env=dict(os.environ))
     assert "onnxruntime" in loaded  # the vectors were made here
     assert not loaded & {"fastembed", "litellm", "fastapi", "httpx"}
+
+
+def test_ask_with_the_model_server_down_says_so_before_loading_anything(home, workspace):
+    """It took 8.6 s (litellm's import, a memory search, then the call) to report a refused
+    port; a connect check on the loopback endpoint answers first."""
+    import os
+    import socket
+
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "LOCALGPT_LOCAL_LLM_PORT": str(port)}
+    env["LOCALGPT_LLM_MODEL"] = "local/smollm2-135m-instruct"
+    body = RUN_COMMAND.format(args=["ask", "hello"])
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE.format(body=body)],
+        capture_output=True, text=True, cwd=ROOT, env=env, timeout=120,
+    )  # fmt: skip
+    assert f"cannot reach http://127.0.0.1:{port}/v1" in done.stderr
+    assert "localgpt run llm" in done.stderr
+    loaded = set(json.loads(done.stdout.strip().splitlines()[-1]))
+    assert not loaded & {"litellm", "openai", "onnxruntime", "fastembed"}
