@@ -119,3 +119,20 @@ def test_ask_with_the_model_server_down_says_so_before_loading_anything(home, wo
     assert "localgpt run llm" in done.stderr
     loaded = set(json.loads(done.stdout.strip().splitlines()[-1]))
     assert not loaded & {"litellm", "openai", "onnxruntime", "fastembed"}
+
+
+def test_every_lazily_registered_command_builds_with_its_help():
+    """A name in `COMMANDS` that points nowhere would only fail when someone runs it."""
+    from typer.main import get_command
+
+    from shared.cli.main import COMMANDS, app
+
+    root = get_command(app)
+    ctx = root.make_context("localgpt", ["--help"], resilient_parsing=True)
+    listed = root.list_commands(ctx)
+    assert set(COMMANDS) <= set(listed) and {"init", "status", "config"} <= set(listed)
+    for name in COMMANDS:
+        command = root.get_command(ctx, name)
+        assert command is not None and command.name == name
+        assert command.get_short_help_str(200), name
+    assert "llm" in root.get_command(ctx, "run").list_commands(ctx)

@@ -9,6 +9,7 @@ the commands that use them. `tests/test_cli_startup.py` keeps it so.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -53,12 +54,21 @@ def escape(text: str) -> str:
 
 def fail(message: str, code: int = 1) -> NoReturn:
     """One clear line on stderr, no traceback."""
-    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    _tell("error:", "1;31", message)
     raise typer.Exit(code)
 
 
 def warn(message: str) -> None:
-    err_console.print(f"[yellow]warning:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    _tell("warning:", "33", message)
+
+
+def _tell(label: str, colour: str, message: str) -> None:
+    """A labelled line on stderr, the label coloured on a terminal (without rich: an error
+    path should not pay for loading it)."""
+    if sys.stderr.isatty() and not os.environ.get("NO_COLOR"):
+        label = f"\x1b[{colour}m{label}\x1b[0m"
+    sys.stderr.write(f"{label} {message}\n")
+    sys.stderr.flush()
 
 
 def get_config() -> Config:

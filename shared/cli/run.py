@@ -79,3 +79,8 @@ def heartbeat_service() -> None:
     from services.heartbeat import HeartbeatService
 
     HeartbeatService(_start("heartbeat")).run()
+
+
+from shared.cli.llm import llm_command  # noqa: E402  (its own module: the model server's options)
+
+app.command("llm")(llm_command)
