@@ -68,10 +68,18 @@ class Terminal:
 
 
 @pytest.fixture
-def terminal(tmp_path):
-    term = Terminal(str(tmp_path / "tmux.sock"))
-    yield term
-    term.close()
+def terminals(tmp_path):
+    """Makes terminals, each on a tmux server of its own (a server whose last window closed
+    exits, and must not be reused); all are closed at the end."""
+    made: list[Terminal] = []
+
+    def make() -> Terminal:
+        made.append(Terminal(str(tmp_path / f"tmux-{len(made)}.sock")))
+        return made[-1]
+
+    yield make
+    for term in made:
+        term.close()
 
 
 def chat_script(tmp_path, home, model: ScriptedServer) -> str:
@@ -91,7 +99,7 @@ def chat_script(tmp_path, home, model: ScriptedServer) -> str:
     return str(script)
 
 
-def test_up_recalls_the_previous_line_and_history_survives_the_session(tmp_path, terminal):
+def test_up_recalls_the_previous_line_and_history_survives_the_session(tmp_path, terminals):
     config = make_home(tmp_path)
     write(config.workspace_dir / "memory" / "2026-11-20.md", "# Garden\n\n- Built the fence.\n")
     with ScriptedServer(replies=[Reply("First answer."), Reply("Second answer."),
@@ -100,6 +108,7 @@ def test_up_recalls_the_previous_line_and_history_survives_the_session(tmp_path,
             handle.write(f'[llm]\nmodel = "openai/{model.model}"\napi_base = "{model.base_url}"\n')
         script = chat_script(tmp_path, config.home, model)
 
+        terminal = terminals()
         terminal.start(script)
         terminal.wait_for_text(PROMPT_SHOWN)
         terminal.type("what did I build in the garden", "Enter")
@@ -130,7 +139,7 @@ def test_up_recalls_the_previous_line_and_history_survives_the_session(tmp_path,
         ]
 
         # A new chat: Up reaches the lines of the last one.
-        terminal.close()
+        terminal = terminals()
         terminal.start(script)
         terminal.wait_for_text(PROMPT_SHOWN)
         terminal.type("Up", "Up")
