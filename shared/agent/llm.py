@@ -167,9 +167,6 @@ class LLMClient:
 
         Raises LLMError when the model fails, TurnCancelled when `cancel` fires, and whatever
         `on_token` raises (the stream is aborted first)."""
-        down = self.unreachable_reason()
-        if down:
-            raise LLMError(down)
         litellm = load_litellm()
         kwargs = self._call_kwargs(messages, tools) | extra
         if cancel is not None:
@@ -233,9 +230,9 @@ class LLMClient:
 
     def unreachable_reason(self) -> str | None:
         """Why the model cannot answer, found in a millisecond: a server on this machine (the
-        local model server, Ollama, a local vLLM) whose port refuses connections. Without it
-        a refused port took seconds to report (litellm's import, then the call). Remote
-        endpoints are left to the call itself."""
+        local model server, Ollama, a local vLLM) whose port refuses connections. The CLI asks
+        before a turn: a refused port took seconds to report (litellm's import, a memory
+        search, then the call). Remote endpoints are left to the call itself."""
         address = _loopback_address(self.endpoint.api_base)
         if address is None:
             return None

@@ -118,6 +118,10 @@ def _turn(bot: Assistant, line: str) -> None:
     from shared.agent.assistant import MessageTooLong
     from shared.agent.llm import LLMError
 
+    down = bot.client.unreachable_reason()  # at once, rather than after a search and a call
+    if down:
+        _error(down)
+        return
     view = TurnView()
     try:
         result = bot.send(line, view.events())
