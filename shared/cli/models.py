@@ -255,7 +255,7 @@ def _progress_bar(file: str):
         DownloadColumn(),
         TransferSpeedColumn(),
         TimeRemainingColumn(),
-        console=err_console,
+        console=err_console.rich(),
     )
     task = progress.add_task(file.rsplit("/", 1)[-1], total=None)
 
