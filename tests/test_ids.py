@@ -80,6 +80,26 @@ def test_sessions_resolve_by_a_unique_start(config):
         store.resolve("2026*")  # never a glob pattern
 
 
+def test_scheduled_jobs_resolve_by_id_name_or_a_unique_start_of_the_id(config):
+    from datetime import UTC, datetime
+
+    from shared.cron import add_schedule, get_schedule, parse_spec
+
+    ledger = JobLedger(config.jobs_db)
+    now = datetime.now(UTC)
+    for name, schedule_id in (("inbox", "abc123def456"), ("garden", "abc123ffff00")):
+        made = add_schedule(ledger, config, "p", parse_spec(now, every="1h"), name, now)
+        with ledger.transaction() as conn:  # ids are random: give these two a shared start
+            conn.execute("UPDATE schedules SET id = ? WHERE id = ?", (schedule_id, made.id))
+    assert get_schedule(ledger, "garden").id == "abc123ffff00"
+    assert get_schedule(ledger, "abc123d").name == "inbox"
+    with pytest.raises(AmbiguousId) as ambiguous:
+        get_schedule(ledger, "abc123")
+    assert ambiguous.value.candidates == ["abc123def456", "abc123ffff00"]
+    with pytest.raises(UnknownId):
+        get_schedule(ledger, "nothing-like-it")
+
+
 def test_cli_jobs_show_and_cancel_take_a_start_of_the_id(home, config):
     ledger = JobLedger(config.jobs_db)
     add_jobs(ledger)
