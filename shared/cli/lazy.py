@@ -46,5 +46,4 @@ def build(name: str, target: str, settings: dict[str, Any]) -> Any:
         parent.add_typer(found, name=name)
     else:
         parent.command(name)(found)
-    parent.callback()(lambda: None)  # a group even with one command, so it keeps its name
     return typer.main.get_group(parent).commands[name]
