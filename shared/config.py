@@ -291,6 +291,11 @@ class Config:
     def logs_dir(self) -> Path:
         return self.home / "logs"
 
+    @property
+    def chat_history_file(self) -> Path:
+        """The lines typed into `localgpt chat`, for Up and Ctrl-R (mode 0600)."""
+        return self.home / "chat_history"
+
     def as_dict(self) -> dict[str, Any]:
         """Sections as plain data (for `config show`); derived paths in a `paths` section."""
         out: dict[str, Any] = {}

@@ -285,14 +285,27 @@ def _default_name(prompt: str, schedule_id: str) -> str:
 
 
 def get_schedule(ledger: JobLedger, ref: str) -> Schedule:
-    """By id or by name."""
-    row = (
-        ledger._conn()
-        .execute("SELECT * FROM schedules WHERE id = ? OR name = ? LIMIT 1", (ref, ref))
-        .fetchone()
-    )
+    """By id, by name, or by a unique start of its id (`shared.ids`: UnknownId, AmbiguousId,
+    both LookupErrors)."""
+    from shared.ids import prefix_range, resolve_id
+
+    conn = ledger._conn()
+    row = conn.execute(
+        "SELECT * FROM schedules WHERE id = ? OR name = ? LIMIT 1", (ref, ref)
+    ).fetchone()
     if row is None:
-        raise LookupError(f"no scheduled job {ref!r}")
+
+        def starting_with(prefix: str, limit: int) -> list[str]:
+            rows = conn.execute(
+                "SELECT id FROM schedules WHERE id >= ? AND id < ? ORDER BY id LIMIT ?",
+                (*prefix_range(prefix), limit),
+            )
+            return [r[0] for r in rows]
+
+        schedule_id = resolve_id(ref, starting_with, "scheduled job")
+        row = conn.execute("SELECT * FROM schedules WHERE id = ?", (schedule_id,)).fetchone()
+        if row is None:  # removed meanwhile
+            raise LookupError(f"no scheduled job {ref!r}")
     return Schedule.from_row(row)
 
 

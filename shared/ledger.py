@@ -305,6 +305,22 @@ class JobLedger:
         row = self._conn().execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
         return Job.from_row(row) if row else None
 
+    def resolve(self, given: str, kind: str | None = None) -> str:
+        """The id of the job `given` names: its id or a unique start of it (`shared.ids`);
+        with `kind`, among the jobs of that kind only. Raises UnknownId or AmbiguousId."""
+        from shared.ids import prefix_range, resolve_id
+
+        def starting_with(prefix: str, limit: int) -> list[str]:
+            sql = "SELECT id FROM jobs WHERE id >= ? AND id < ?"
+            params: list[Any] = list(prefix_range(prefix))
+            if kind is not None:
+                sql += " AND kind = ?"
+                params.append(kind)
+            rows = self._conn().execute(sql + " ORDER BY id LIMIT ?", (*params, limit))
+            return [r[0] for r in rows]
+
+        return resolve_id(given, starting_with, kind or "job")
+
     def list(
         self,
         *,

@@ -27,6 +27,16 @@ CODES = {
 }
 
 
+def id_error(exc: LookupError) -> ApiError:
+    """A typed id that is malformed (400), names nothing (404) or several things (409, the
+    message lists the candidates)."""
+    from shared.ids import AmbiguousId, InvalidId
+
+    if isinstance(exc, AmbiguousId):
+        return ApiError(409, str(exc), "ambiguous_id")
+    return ApiError(400 if isinstance(exc, InvalidId) else 404, str(exc))
+
+
 class ApiError(Exception):
     """Raised by routes for an expected failure with a clear message."""
 

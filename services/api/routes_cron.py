@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
-from services.api.errors import ApiError
+from services.api.errors import ApiError, id_error
 
 router = APIRouter(prefix="/cron", tags=["cron"])
 
@@ -104,9 +104,13 @@ def resume(request: Request, ref: str) -> dict[str, Any]:
 
 
 def _get(request: Request, ref: str):
+    """A scheduled job by id, name or a unique start of its id (409 if several)."""
     from shared.cron import get_schedule
+    from shared.ids import AmbiguousId
 
     try:
         return get_schedule(_ledger(request), ref)
+    except AmbiguousId as exc:
+        raise id_error(exc) from None
     except LookupError:
         raise ApiError(404, f"no scheduled job {ref}") from None

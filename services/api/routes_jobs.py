@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
-from services.api.errors import ApiError
+from services.api.errors import ApiError, id_error
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 
@@ -35,9 +35,11 @@ def list_(
 
 @router.get("/{job_id}")
 def job(request: Request, job_id: str) -> dict[str, Any]:
+    """One job, by its id or a unique start of it (409 with the candidates if several)."""
     from shared.jobview import job_view
 
-    found = request.app.state.api.queue.ledger.get(job_id)
+    ledger = request.app.state.api.queue.ledger
+    found = ledger.get(_resolve(request, job_id))
     if found is None:
         raise ApiError(404, f"no job {job_id}")
     return job_view(found)
@@ -50,9 +52,19 @@ def cancel(request: Request, job_id: str) -> dict[str, Any]:
     from shared.jobview import cancel_job, job_view
     from shared.ledger import JobError
 
+    job_id = _resolve(request, job_id)
     try:
         return job_view(cancel_job(request.app.state.api.queue.ledger, job_id))
     except LookupError:
         raise ApiError(404, f"no job {job_id}") from None
     except JobError as exc:
         raise ApiError(409, str(exc)) from None
+
+
+def _resolve(request: Request, job_id: str) -> str:
+    from shared.ids import IdLookupError
+
+    try:
+        return request.app.state.api.queue.ledger.resolve(job_id)
+    except IdLookupError as exc:
+        raise id_error(exc) from None

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from services.api.errors import ApiError
+from services.api.errors import ApiError, id_error
 
 router = APIRouter(prefix="/sessions", tags=["sessions"])
 
@@ -110,7 +110,7 @@ def delete(request: Request, session_id: str) -> dict[str, Any]:
         archived = _store(request).archive(session.id)
     except SessionError as exc:  # deleted meanwhile by another request
         raise ApiError(404, str(exc)) from None
-    return {"id": session_id, "archived_as": archived.name}
+    return {"id": session.id, "archived_as": archived.name}
 
 
 def _message(entry: dict) -> dict[str, Any]:
@@ -137,10 +137,15 @@ def _message(entry: dict) -> dict[str, Any]:
 
 
 def _open(request: Request, session_id: str):
+    """A session by its id or a unique start of it (409 with the candidates if several)."""
     from shared.agent.session import SessionError
+    from shared.ids import IdLookupError
 
+    store = _store(request)
     try:
-        return _store(request).open(session_id)
+        return store.open(store.resolve(session_id))
+    except IdLookupError as exc:
+        raise id_error(exc) from None
     except SessionError as exc:
         status = 400 if "invalid session id" in str(exc) else 404
         raise ApiError(status, str(exc)) from None

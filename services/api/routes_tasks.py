@@ -15,7 +15,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Request, Response
 from pydantic import BaseModel, Field
 
-from services.api.errors import ApiError
+from services.api.errors import ApiError, id_error
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
 
@@ -73,6 +73,8 @@ def list_(
 
 @router.get("/{task_id}")
 def show(request: Request, task_id: str) -> dict[str, Any]:
+    """One task, by its id or a unique start of it (the page shows 8 characters); a start
+    several tasks share is refused (409) with the candidates."""
     return _get(request, task_id).as_dict()
 
 
@@ -82,17 +84,21 @@ def cancel(request: Request, task_id: str) -> dict[str, Any]:
     a finished one cannot be (409)."""
     from shared.tasks import TaskError, cancel_task
 
-    _get(request, task_id)
+    task = _get(request, task_id)
     try:
-        return cancel_task(request.app.state.api.queue.ledger, task_id).as_dict()
+        return cancel_task(request.app.state.api.queue.ledger, task.id).as_dict()
     except TaskError as exc:
         raise ApiError(409, str(exc)) from None
 
 
 def _get(request: Request, task_id: str):
+    from shared.ids import IdLookupError
     from shared.tasks import TaskError, get_task
 
+    ledger = request.app.state.api.queue.ledger
     try:
-        return get_task(request.app.state.api.queue.ledger, task_id)
+        return get_task(ledger, ledger.resolve(task_id, kind="task"))
+    except IdLookupError as exc:
+        raise id_error(exc) from None
     except TaskError:
         raise ApiError(404, f"no task {task_id}") from None

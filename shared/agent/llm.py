@@ -11,6 +11,7 @@ import asyncio
 import dataclasses
 import os
 import queue
+import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,6 +37,8 @@ PROVIDER_KEY_ENV = {
     "deepseek": "DEEPSEEK_API_KEY",
 }
 NO_KEY = "no-key-needed"  # OpenAI-compatible local servers accept any key
+CONNECT_CHECK_SECONDS = 0.5
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 
 
 class LLMError(Exception):
@@ -225,6 +228,22 @@ class LLMClient:
         if client is not None:
             asyncio.ensure_future(client.close())
 
+    def unreachable_reason(self) -> str | None:
+        """Why the model cannot answer, found in a millisecond: a server on this machine (the
+        local model server, Ollama, a local vLLM) whose port refuses connections. The CLI asks
+        before a turn: a refused port took seconds to report (litellm's import, a memory
+        search, then the call). Remote endpoints are left to the call itself."""
+        address = _loopback_address(self.endpoint.api_base)
+        if address is None:
+            return None
+        try:
+            socket.create_connection(address, timeout=CONNECT_CHECK_SECONDS).close()
+        except ConnectionRefusedError:
+            return _explain(self.endpoint, ConnectionRefusedError("connection refused"))
+        except OSError:  # slow or odd: let the call report it properly
+            return None
+        return None
+
     @property
     def _openai_compatible(self) -> bool:
         return self.endpoint.litellm_model.startswith("openai/")
@@ -306,6 +325,23 @@ def _replace_all(text: str, pairs: list[tuple[str, str]]) -> str:
         if old in text:
             text = text.replace(old, new)
     return text
+
+
+def _loopback_address(api_base: str | None) -> tuple[str, int] | None:
+    """(host, port) of an http(s) endpoint on this machine, else None."""
+    if not api_base:
+        return None
+    from urllib.parse import urlsplit
+
+    try:
+        url = urlsplit(api_base)
+        port = url.port or (443 if url.scheme == "https" else 80)
+    except ValueError:
+        return None
+    host = url.hostname or ""
+    if host not in LOOPBACK_NAMES and not host.startswith("127."):
+        return None
+    return host, port
 
 
 def _explain(ep: Endpoint, exc: BaseException) -> str:

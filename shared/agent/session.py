@@ -211,6 +211,22 @@ class SessionStore:
             return target
         raise SessionError(f"cannot archive {session_id!r}: no free archive name")
 
+    def resolve(self, given: str) -> str:
+        """The id of the session `given` names: its id or a unique start of it
+        (`shared.ids`). Raises UnknownId or AmbiguousId."""
+        from shared.ids import InvalidId, resolve_id
+
+        if not SESSION_ID.match(given.strip()):  # also keeps glob characters out
+            raise InvalidId(f"invalid session id {given!r}: use letters, digits, '-' and '_' only")
+
+        def starting_with(prefix: str, limit: int) -> list[str]:
+            if not self.directory.is_dir():
+                return []
+            names = sorted(p.stem for p in self.directory.glob(f"{prefix}*.jsonl"))
+            return [n for n in names if SESSION_ID.match(n)][:limit]
+
+        return resolve_id(given, starting_with, "session")
+
     def open_or_create(self, session_id: str, model: str, cwd: Path) -> Session:
         if self.path_for(session_id).is_file():
             return self.open(session_id)

@@ -1,31 +1,34 @@
-"""`localgpt chat` (an interactive, streaming session) and `localgpt ask` (one question, exits)."""
+"""`localgpt chat` (an interactive, streaming session) and `localgpt ask` (one question, exits).
+
+The assistant (and through it litellm and the memory engine) is imported when a command runs,
+not when the CLI starts. Memory searches made here ask the running worker for query vectors,
+as the API does (`one_shot_query_embedder`).
+"""
 
 from __future__ import annotations
 
 import sys
 import time
 from datetime import datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.markup import escape
-from rich.text import Text
 
-from shared.agent.assistant import Assistant, MessageTooLong
-from shared.agent.clock import user_zone
-from shared.agent.llm import LLMClient, LLMError
-from shared.agent.loop import TurnEvents, TurnResult
-from shared.agent.profiles import COMPACT
-from shared.agent.session import SessionError, SessionStore
-from shared.agent.tools import ToolOutcome
-from shared.cli.common import console, err_console, fail, get_config, print_json
-from shared.config import Config, ConfigError
-from shared.memory.writes import MemoryWriteError, apply_pending
+from shared.cli.common import console, err_console, escape, fail, get_config, print_json
+from shared.cli.line_reader import LineReader
+from shared.config import Config
 
+if TYPE_CHECKING:
+    from shared.agent.assistant import Assistant
+    from shared.agent.llm import LLMClient
+    from shared.agent.loop import TurnEvents, TurnResult
+    from shared.agent.tools import ToolOutcome
+
+COMMANDS = ("/new", "/sessions", "/resume", "/model", "/memory", "/help", "/quit")
 HELP = """Commands:
   /new              start a new session
   /sessions         list recent sessions
-  /resume ID        continue an earlier session
+  /resume ID        continue an earlier session (or a unique start of its id)
   /model [MODEL]    show or switch the model (provider/model, e.g. anthropic/claude-sonnet-4-5)
   /memory QUERY     search memory
   /help             this list
@@ -46,10 +49,18 @@ def ask(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Ask one question, print the answer (streamed) with its sources, and exit."""
+    from shared.agent.assistant import MessageTooLong
+    from shared.agent.llm import LLMError
+    from shared.agent.loop import TurnEvents
+
     if not question.strip():
         fail("the question is empty")
     config = _ready_config()
     bot = _open(config, model, session)
+    down = bot.client.unreachable_reason()  # in milliseconds, before any search or import
+    if down:
+        bot.close()
+        fail(down)
     started = time.perf_counter()
     view = None if as_json else TurnView(bot)
     try:
@@ -72,14 +83,18 @@ def ask(
 
 
 def chat(model: ModelOption = None, session: SessionOption = None) -> None:
-    """Talk with the assistant; answers stream as they are written. /help lists commands."""
+    """Talk with the assistant; answers stream as they are written. /help lists commands.
+
+    Lines can be edited (arrows, Home/End, Ctrl-A/E/W); Up and Ctrl-R reach earlier lines,
+    kept across sessions in the LocalGPT home (`chat_history`); Tab completes commands."""
     config = _ready_config()
     bot = _open(config, model, session)
     _greet(bot)
+    reader = LineReader(config.chat_history_file, COMMANDS)
     try:
         while True:
             try:
-                line = input("you> ").strip()
+                line = reader.read("you> ").strip()
             except EOFError:
                 console.print()
                 break
@@ -100,6 +115,13 @@ def chat(model: ModelOption = None, session: SessionOption = None) -> None:
 
 
 def _turn(bot: Assistant, line: str) -> None:
+    from shared.agent.assistant import MessageTooLong
+    from shared.agent.llm import LLMError
+
+    down = bot.client.unreachable_reason()  # at once, rather than after a search and a call
+    if down:
+        _error(down)
+        return
     view = TurnView(bot)
     try:
         result = bot.send(line, view.events())
@@ -122,6 +144,8 @@ def _confirm_edit(bot: Assistant, pending: dict) -> None:
     if not sys.stdin.isatty() or not typer.confirm(question, default=False):
         err_console.print("[dim]MEMORY.md left unchanged.[/]")
         return
+    from shared.memory.writes import MemoryWriteError, apply_pending
+
     try:
         done = apply_pending(
             bot.config, pending["pending_edit"], datetime.now().astimezone(), bot.session.id
@@ -158,12 +182,16 @@ def _command(config: Config, bot: Assistant, line: str) -> Assistant | None:
 
 
 def _switch_session(config: Config, bot: Assistant, session_id: str) -> Assistant:
+    from shared.agent.session import SessionError, SessionStore
+    from shared.ids import IdLookupError
+
     if not session_id:
         err_console.print("usage: /resume SESSION_ID (see /sessions)")
         return bot
+    store = SessionStore(config.sessions_dir)
     try:
-        session = SessionStore(config.sessions_dir).open(session_id)
-    except SessionError as exc:
+        session = store.open(store.resolve(session_id))
+    except (IdLookupError, SessionError) as exc:
         _error(str(exc))
         return bot
     bot.session = session
@@ -172,6 +200,8 @@ def _switch_session(config: Config, bot: Assistant, session_id: str) -> Assistan
 
 
 def _switch_model(config: Config, bot: Assistant, model: str) -> None:
+    from shared.agent.llm import LLMClient, LLMError
+
     if not model:
         console.print(f"Model: {bot.client.model}", highlight=False, soft_wrap=True)
         return
@@ -185,6 +215,8 @@ def _switch_model(config: Config, bot: Assistant, model: str) -> None:
 
 
 def _search_memory(bot: Assistant, query: str) -> None:
+    from rich.text import Text
+
     if not query:
         err_console.print("usage: /memory QUERY")
         return
@@ -226,6 +258,9 @@ def _greet(bot: Assistant) -> None:
         soft_wrap=True,
     )
     _say_which_model(bot.client)
+    down = bot.client.unreachable_reason()
+    if down:
+        err_console.print(f"[yellow]warning:[/] {escape(down)}", highlight=False, soft_wrap=True)
 
 
 def _say_which_model(client: LLMClient) -> None:
@@ -250,11 +285,15 @@ class TurnView:
     printed whole once tidied and cited (it takes a second or two), not streamed raw."""
 
     def __init__(self, bot: Assistant) -> None:
+        from shared.agent.profiles import COMPACT
+
         self.status_shown = False
         self.streams = bot.profile.name != COMPACT
         self.pending_edits: list[dict] = []  # edits waiting for the user's confirmation
 
     def events(self) -> TurnEvents:
+        from shared.agent.loop import TurnEvents
+
         return TurnEvents(
             on_token=self.token,
             on_tool_start=self.tool_start,
@@ -319,6 +358,9 @@ def _error(message: str) -> None:
 
 
 def _ready_config() -> Config:
+    from shared.agent.clock import user_zone
+    from shared.config import ConfigError
+
     config = get_config()
     try:
         user_zone(config)
@@ -333,8 +375,18 @@ def _ready_config() -> Config:
 
 
 def _open(config: Config, model: str | None, session: str | None) -> Assistant:
+    """The assistant; its memory searches use the worker's query vectors when it runs."""
+    from shared.agent.assistant import Assistant
+    from shared.agent.llm import LLMError
+    from shared.agent.session import SessionError
+    from shared.agent.tools import ToolContext
+    from shared.memory import Memory, one_shot_query_embedder
+
+    ctx = ToolContext(
+        config, memory_factory=lambda: Memory(config, one_shot_query_embedder(config))
+    )
     try:
-        return Assistant.open(config, model, session)
+        return Assistant.open(config, model, session, ctx)
     except (LLMError, SessionError) as exc:
         fail(str(exc))
 

@@ -10,10 +10,8 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
-from rich.markup import escape
-from rich.table import Table
 
-from shared.cli.common import console, fail, get_config, print_json
+from shared.cli.common import console, escape, fail, get_config, print_json
 
 app = typer.Typer(
     help="Scheduled jobs: a prompt the assistant runs on a schedule (heartbeat process).",
@@ -92,6 +90,8 @@ def list_(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] =
     if not schedules:
         console.print("No scheduled jobs. Add one with `localgpt cron add`.")
         return
+    from rich.table import Table
+
     table = Table("name", "schedule", "status", "next run", "last run", "runs")
     for s in schedules:
         table.add_row(

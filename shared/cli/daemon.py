@@ -6,9 +6,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
-from shared.cli.common import console, fail, get_config, print_json, warn
+from shared.cli.common import console, escape, fail, get_config, print_json, warn
 from shared.config import Config
 from shared.daemon import STOP_TIMEOUT, Daemon, DaemonError, ProcessState, last_stderr_line
 

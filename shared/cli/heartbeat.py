@@ -7,10 +7,8 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
-from shared.cli.common import console, fail, get_config, print_json
-from shared.heartbeat import HeartbeatStore, heartbeat_status
+from shared.cli.common import console, escape, fail, get_config, print_json
 
 app = typer.Typer(
     help="Inspect or trigger the heartbeat (HEARTBEAT.md's standing tasks).", no_args_is_help=True
@@ -20,6 +18,7 @@ app = typer.Typer(
 @app.command()
 def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """Enabled? Window open now? Last run and outcome, next due, recent decisions."""
+    from shared.heartbeat import HeartbeatStore, heartbeat_status
     from shared.jobview import latest_run
     from shared.ledger import JobLedger
 

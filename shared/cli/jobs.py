@@ -9,10 +9,8 @@ import json
 from typing import Annotated
 
 import typer
-from rich.markup import escape
-from rich.table import Table
 
-from shared.cli.common import console, fail, get_config, print_json
+from shared.cli.common import console, escape, fail, get_config, print_json
 
 app = typer.Typer(
     help="Background work: index jobs, tasks, heartbeat and scheduled runs.", no_args_is_help=True
@@ -63,6 +61,8 @@ def list_(
     if not jobs:
         console.print("No jobs.")
         return
+    from rich.table import Table
+
     table = Table("id", "kind", "state", "tries", "created", "what")
     for job in jobs:
         view = job_view(job, full=False)
@@ -136,17 +136,14 @@ def cancel(job_id: str) -> None:
 
 
 def _find(job_id: str):
-    """A job by its id, or by an unambiguous start of it (as `jobs list` shows)."""
+    """A job by its id, or by a unique start of it (as `jobs list` and the page show)."""
+    from shared.ids import IdLookupError
+
     ledger = _ledger()
-    job = ledger.get(job_id)
-    if job is not None:
-        return job
-    if len(job_id) >= 6:
-        rows = (
-            ledger._conn()
-            .execute("SELECT id FROM jobs WHERE id LIKE ? LIMIT 2", (job_id + "%",))
-            .fetchall()
-        )
-        if len(rows) == 1:
-            return ledger.get(rows[0][0])
-    fail(f"no job {job_id!r}")
+    try:
+        job = ledger.get(ledger.resolve(job_id))
+    except IdLookupError as exc:
+        fail(str(exc))
+    if job is None:  # removed meanwhile
+        fail(f"no job {job_id!r}")
+    return job

@@ -8,7 +8,6 @@ import typer
 
 from services.host_check import is_loopback_bind
 from shared.cli.common import fail, get_config
-from shared.cli.run import start_logging
 
 
 def llm_command(
@@ -21,6 +20,8 @@ def llm_command(
     ] = False,
 ) -> None:
     """Serve the local model (a pulled GGUF, else the embedded SmolLM2-135M) with llama.cpp."""
+    from shared.cli.run import start_logging
+
     config = get_config()
     start_logging("llm", config)
     bind = host or config.local_llm.host

@@ -1,68 +1,76 @@
-"""`localgpt`: the root command, `init` and `config`."""
+"""`localgpt`: the root command, `init`, `status` and `config`.
+
+Every other command lives in its own module, named in `COMMANDS` below and imported only when
+it runs (`shared/cli/lazy.py`). Those modules import only cheap things at the top and the heavy
+ones (the memory engine, litellm, fastembed, FastAPI, rich...) inside the commands that use
+them, so `localgpt --help` or `status` starts in a fraction of a second:
+`tests/test_cli_startup.py` fails when a command pulls one of them in. A new command module
+follows the same rule and adds one line to `COMMANDS`.
+"""
 
 from __future__ import annotations
 
 import sys
 from typing import Annotated
 
-import tomli_w
 import typer
 
-from shared.cli import (
-    chat,
-    cron,
-    daemon,
-    desktop,
-    heartbeat,
-    jobs,
-    llm,
-    logs,
-    mcp,
-    memory,
-    models,
-    run,
-    task,
-)
-from shared.cli import open as open_
 from shared.cli.common import console, fail, get_config, print_json, warn
-from shared.logs import configure_logging
-from shared.workspace import init_home
+from shared.cli.lazy import lazy_group
+
+# name -> "module:attribute": a typer.Typer (a command group) or a function (one command).
+COMMANDS = {
+    "memory": "shared.cli.memory:app",
+    "run": "shared.cli.run:app",
+    "heartbeat": "shared.cli.heartbeat:app",
+    "task": "shared.cli.task:app",
+    "jobs": "shared.cli.jobs:app",
+    "cron": "shared.cli.cron:app",
+    "chat": "shared.cli.chat:chat",
+    "ask": "shared.cli.chat:ask",
+    "daemon": "shared.cli.daemon:app",
+    "models": "shared.cli.models:app",
+    "logs": "shared.cli.logs:logs",
+    "open": "shared.cli.open:open_page",
+    "mcp": "shared.cli.mcp:mcp_command",
+    "desktop": "shared.cli.desktop:desktop",
+}
+# Commands that only read the config or talk to the API: they log nothing, so they skip the
+# logging set-up (structlog's import is a good part of a start-up budget of 0.4 s).
+QUIET_COMMANDS = frozenset({"status", "config", "task"})
+SETTINGS = {
+    # Plain help: typer's rich help imports rich's markdown, traceback and pretty-printing
+    # modules, over half of `localgpt --help`'s time.
+    "rich_markup_mode": None,
+    "pretty_exceptions_enable": False,
+}
 
 app = typer.Typer(
     help="LocalGPT: a local-first assistant whose memory is plain markdown you own.",
     no_args_is_help=True,
-    rich_markup_mode="rich",
-    pretty_exceptions_enable=False,
+    cls=lazy_group(COMMANDS, **SETTINGS),
+    **SETTINGS,
 )
-app.add_typer(memory.app, name="memory")
-app.add_typer(run.app, name="run")
-app.add_typer(heartbeat.app, name="heartbeat")
-app.add_typer(task.app, name="task")
-app.add_typer(jobs.app, name="jobs")
-app.add_typer(cron.app, name="cron")
-app.command("chat")(chat.chat)
-app.command("ask")(chat.ask)
-run.app.command("llm")(llm.llm_command)
-app.add_typer(daemon.app, name="daemon")
-app.add_typer(models.app, name="models")
-app.command("logs")(logs.logs)
 config_app = typer.Typer(help="Inspect the configuration.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
-app.command("open")(open_.open_page)
-app.command("desktop")(desktop.desktop)
-app.command("mcp")(mcp.mcp_command)
 
 
 @app.callback()
 def root(
+    ctx: typer.Context,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show info-level logs.")] = False,
 ) -> None:
-    configure_logging("cli", stream=sys.stderr, level="INFO" if verbose else "ERROR")
+    if verbose or ctx.invoked_subcommand not in QUIET_COMMANDS:
+        from shared.logs import configure_logging
+
+        configure_logging("cli", stream=sys.stderr, level="INFO" if verbose else "ERROR")
 
 
 @app.command()
 def init() -> None:
     """Create the LocalGPT home and an OpenClaw-compatible workspace (never overwrites files)."""
+    from shared.workspace import init_home
+
     config = get_config()
     report = init_home(config)
     for path in report.created:
@@ -77,6 +85,8 @@ def config_show(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of TOML.")] = False,
 ) -> None:
     """Print the effective configuration (file + environment overrides + defaults)."""
+    import tomli_w
+
     data = get_config().as_dict()
     if as_json:
         print_json(data)

@@ -7,9 +7,6 @@ import os
 import sys
 
 from shared.cli.common import fail, get_config
-from shared.logs import LogFileBusy, configure_logging
-from shared.token import token_path
-from shared.workspace import init_home
 
 
 def mcp_command() -> None:
@@ -19,6 +16,10 @@ def mcp_command() -> None:
 
     The API serves the same at /mcp (streamable HTTP, with the token).
     """
+    from shared.logs import LogFileBusy, configure_logging
+    from shared.token import token_path
+    from shared.workspace import init_home
+
     config = get_config()
     try:  # stdout carries the protocol: logs go to stderr and logs/mcp.jsonl
         configure_logging(

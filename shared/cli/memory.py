@@ -3,51 +3,31 @@
 from __future__ import annotations
 
 import sys
-from datetime import date, datetime
-from typing import Annotated
+from datetime import date
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    ProgressColumn,
-    Task,
-    TextColumn,
-    TimeElapsedColumn,
-)
-from rich.table import Table
-from rich.text import Text
 
-from shared.cli.common import console, fail, get_config, print_json, warn
-from shared.memory import Memory
-from shared.memory.access import FileRefused, MemoryFileError
-from shared.memory.dates import DateError, date_filter
-from shared.memory.lines import read_lines
-from shared.memory.writes import MEMORY_MD, MemoryWriteError, memory_versions, restore_version
-from shared.status import memory_status
-from shared.workspace import OutsideWorkspaceError
+from shared.cli.common import console, escape, fail, get_config, print_json, warn
+
+if TYPE_CHECKING:
+    from shared.memory import Memory
 
 app = typer.Typer(help="Index and search the workspace's markdown memory.", no_args_is_help=True)
 
 
-def _open_memory() -> Memory:
+def _open_memory(for_search: bool = False) -> Memory:
+    """`for_search`: query vectors from the running worker, else from model files on this
+    machine, else keywords (never a download: see `one_shot_query_embedder`)."""
+    from shared.memory import Memory, one_shot_query_embedder
+
     config = get_config()
     if not config.workspace_dir.is_dir():
         fail(
             f"workspace {config.workspace_dir} does not exist; run `localgpt init` "
             "or set LOCALGPT_WORKSPACE"
         )
-    return Memory(config)
-
-
-class _RateColumn(ProgressColumn):
-    """Items per second for a task (chunks/s for the chunk bar)."""
-
-    def render(self, task: Task) -> Text:
-        rate = task.completed / task.elapsed if task.elapsed else 0.0
-        return Text(f"{rate:,.0f}/s", style="cyan")
+    return Memory(config, one_shot_query_embedder(config) if for_search else None)
 
 
 @app.command()
@@ -57,16 +37,18 @@ def reindex(
     ] = False,
 ) -> None:
     """Bring the index up to date with the workspace (incremental unless --force)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     memory = _open_memory()
     columns = (
         TextColumn("{task.description:<7}"),
         BarColumn(),
         MofNCompleteColumn(),
-        _RateColumn(),
+        _rate_column(),
         TimeElapsedColumn(),
     )
     with Progress(
-        *columns, console=console, transient=False, disable=not console.is_terminal
+        *columns, console=console.rich(), transient=False, disable=not console.is_terminal
     ) as bar:
         tasks = {
             "files": bar.add_task("files", total=None),
@@ -99,6 +81,19 @@ def reindex(
     )
 
 
+def _rate_column():
+    """Items per second for a task (chunks/s for the chunk bar)."""
+    from rich.progress import ProgressColumn, Task
+    from rich.text import Text
+
+    class RateColumn(ProgressColumn):
+        def render(self, task: Task) -> Text:
+            rate = task.completed / task.elapsed if task.elapsed else 0.0
+            return Text(f"{rate:,.0f}/s", style="cyan")
+
+    return RateColumn()
+
+
 @app.command()
 def search(
     query: Annotated[str, typer.Argument(help="What to look for.")],
@@ -121,13 +116,17 @@ def search(
 
     Notes are dated by their daily-log file name or a dated heading; with --after/--before,
     undated notes (MEMORY.md, knowledge/...) are left out."""
+    from rich.text import Text
+
+    from shared.memory.dates import DateError, date_filter
+
     if not query.strip():
         fail("the query is empty")
     try:
         window = date_filter(after, before, date.today())
     except DateError as exc:
         fail(str(exc))
-    response = _open_memory().search(query, limit, after=window[0], before=window[1])
+    response = _open_memory(for_search=True).search(query, limit, after=window[0], before=window[1])
     if as_json:
         print_json(response.as_dict())
         return
@@ -156,6 +155,11 @@ def search(
 @app.command()
 def stats(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """What is indexed, what is pending, and which model made the vectors."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from shared.status import memory_status
+
     data = memory_status(_open_memory())
     if as_json:
         print_json(data)
@@ -199,6 +203,10 @@ def get(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Print lines of a workspace file (paths outside the workspace are refused)."""
+    from shared.memory.access import FileRefused, MemoryFileError
+    from shared.memory.lines import read_lines
+    from shared.workspace import OutsideWorkspaceError
+
     config = get_config()
     try:
         piece = read_lines(config.workspace_dir, path, start, lines)
@@ -220,10 +228,17 @@ def _provenance_tag(provenance: str) -> str:
 
 @app.command()
 def history(
-    file: Annotated[str, typer.Argument(help="The workspace file (MEMORY.md).")] = MEMORY_MD,
+    file: Annotated[str, typer.Argument(help="The workspace file (MEMORY.md).")] = "MEMORY.md",
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List the kept versions of MEMORY.md, newest first (each edit keeps the one before)."""
+    from datetime import datetime
+
+    from rich.table import Table
+    from rich.text import Text
+
+    from shared.memory.writes import memory_versions
+
     config = get_config()
     versions = memory_versions(config, file)
     if as_json:
@@ -246,6 +261,12 @@ def restore(
     version: Annotated[str, typer.Argument(help="A version name from `memory history`.")],
 ) -> None:
     """Bring back a kept version of MEMORY.md (the current file is kept as a version first)."""
+    from datetime import datetime
+
+    from rich.text import Text
+
+    from shared.memory.writes import MemoryWriteError, restore_version
+
     config = get_config()
     try:
         result = restore_version(config, version, datetime.now().astimezone(), session="cli")

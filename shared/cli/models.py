@@ -6,9 +6,8 @@ import sys
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
-from shared.cli.common import console, err_console, fail, get_config, print_json, warn
+from shared.cli.common import console, err_console, escape, fail, get_config, print_json, warn
 
 app = typer.Typer(
     help="Models: what is available, which answers, and pulling a better local one.",
@@ -256,7 +255,7 @@ def _progress_bar(file: str):
         DownloadColumn(),
         TransferSpeedColumn(),
         TimeRemainingColumn(),
-        console=err_console,
+        console=err_console.rich(),
     )
     task = progress.add_task(file.rsplit("/", 1)[-1], total=None)
 

@@ -9,15 +9,14 @@ import typer
 
 from shared.cli.common import fail, get_config
 from shared.config import Config
-from shared.logs import LogFileBusy, configure_logging
-from shared.token import token_path
-from shared.workspace import init_home
 
 app = typer.Typer(help="Run one LocalGPT service in the foreground.", no_args_is_help=True)
 
 
 def _start(service: str) -> Config:
     """Service logging (see `start_logging`); the home is initialised on first run."""
+    from shared.workspace import init_home
+
     config = get_config()
     start_logging(service, config)
     init_home(config)
@@ -26,6 +25,9 @@ def _start(service: str) -> Config:
 
 def start_logging(service: str, config: Config) -> None:
     """JSON logs tagged with the service on stdout (for honcho) and in logs/<service>.jsonl."""
+    from shared.logs import LogFileBusy, configure_logging
+    from shared.token import token_path
+
     try:
         configure_logging(
             service, stream=sys.stdout, log_dir=config.logs_dir, token_file=token_path(config)
@@ -77,3 +79,8 @@ def heartbeat_service() -> None:
     from services.heartbeat import HeartbeatService
 
     HeartbeatService(_start("heartbeat")).run()
+
+
+from shared.cli.llm import llm_command  # noqa: E402  (its own module: the model server's options)
+
+app.command("llm")(llm_command)

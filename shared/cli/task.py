@@ -1,16 +1,19 @@
-"""`localgpt task add | list | show`: delegate work to the background workers via the API."""
+"""`localgpt task add | list | show | cancel`: delegate work to the background workers via the
+API. A task id may be given whole or by a unique start of it (the page shows 8 characters)."""
 
 from __future__ import annotations
 
 import time
-from typing import Annotated
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.markup import escape
-from rich.table import Table
 
-from shared.api_client import ApiClient, ApiUnavailable
-from shared.cli.common import console, fail, get_config, print_json
+from shared.cli.common import console, escape, fail, get_config, print_json
+
+if TYPE_CHECKING:
+    from shared.api_client import ApiClient
 
 app = typer.Typer(
     help="Delegate tasks to the background workers (needs the API running).", no_args_is_help=True
@@ -19,11 +22,21 @@ app = typer.Typer(
 FINAL = ("succeeded", "failed", "cancelled")
 
 
-def _client() -> ApiClient:
+@contextmanager
+def _api() -> Iterator[ApiClient]:
+    """The API client; any failure talking to the API ends the command with one line."""
+    from shared.api_client import ApiClient, ApiUnavailable
+
     try:
-        return ApiClient(get_config())
+        yield ApiClient(get_config())
     except ApiUnavailable as exc:
         fail(str(exc))
+
+
+def _task_path(task_id: str) -> str:
+    from shared.api_client import path_part
+
+    return f"/api/tasks/{path_part(task_id)}"
 
 
 @app.command()
@@ -34,13 +47,10 @@ def add(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Queue a task; with --wait, follow it until it finishes and print its answer."""
-    client = _client()
-    try:
+    with _api() as client:
         task = client.post("/api/tasks", {"prompt": prompt})
         if wait:
             task = _wait(client, task["id"], timeout)
-    except ApiUnavailable as exc:
-        fail(str(exc))
     if as_json:
         print_json(task)
     elif not wait:
@@ -53,7 +63,7 @@ def _wait(client: ApiClient, task_id: str, timeout: float) -> dict:
     deadline = time.monotonic() + timeout
     with console.status("waiting for a worker...") as spinner:
         while True:
-            task = client.get(f"/api/tasks/{task_id}")
+            task = client.get(_task_path(task_id))
             spinner.update(f"task {task_id}: {task['status']}")
             if task["status"] in FINAL:
                 return task
@@ -81,13 +91,13 @@ def list_(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Recent tasks, newest first."""
-    try:
-        tasks = _client().get("/api/tasks", status=status, limit=limit)["tasks"]
-    except ApiUnavailable as exc:
-        fail(str(exc))
+    with _api() as client:
+        tasks = client.get("/api/tasks", status=status, limit=limit)["tasks"]
     if as_json:
         print_json(tasks)
         return
+    from rich.table import Table
+
     table = Table("id", "status", "created", "prompt")
     for task in tasks:
         table.add_row(
@@ -100,11 +110,9 @@ def list_(
 def show(
     task_id: str, as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False
 ) -> None:
-    """One task: status, timings, result or error."""
-    try:
-        task = _client().get(f"/api/tasks/{task_id}")
-    except ApiUnavailable as exc:
-        fail(str(exc))
+    """One task: status, timings, result or error (the id, or a unique start of it)."""
+    with _api() as client:
+        task = client.get(_task_path(task_id))
     if as_json:
         print_json(task)
         return
@@ -122,3 +130,16 @@ def show(
             console.print(f"[bold]{key:<12}[/] {escape(str(task[key]))}", highlight=False)
     if task.get("result"):
         console.print(escape(task["result"]), highlight=False)
+
+
+@app.command()
+def cancel(
+    task_id: str, as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False
+) -> None:
+    """Cancel a queued task, or stop a running one (the id, or a unique start of it)."""
+    with _api() as client:
+        task = client.delete(_task_path(task_id))
+    if as_json:
+        print_json(task)
+    else:
+        console.print(f"task [bold]{task['id']}[/] {task['status']}", highlight=False)

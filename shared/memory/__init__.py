@@ -23,6 +23,19 @@ def make_embedder(config: Config, for_queries: bool = False, ask_workers: bool =
     return embedder
 
 
+def one_shot_query_embedder(config: Config) -> Embedder:
+    """For a command that searches and exits (`localgpt memory search`, `ask`, `chat`): the
+    running worker's query vectors when one serves them (no model to load here), else the model
+    from this machine's files, never a download (which could hang for long offline). With
+    neither, searches use keywords and say why."""
+    embedder = Embedder(config.embedding, config.models_dir, for_queries=True, local_only=True)
+    if not embedder.served:
+        client = QueryEmbeddingClient(config, embedder.identity.key)
+        if client.reachable():
+            embedder.query_service = client
+    return embedder
+
+
 class Memory:
     """One handle on the memory DB: index, search and stats over one connection.
 
@@ -70,4 +83,5 @@ __all__ = [
     "SyncReport",
     "VectorMatrix",
     "make_embedder",
+    "one_shot_query_embedder",
 ]

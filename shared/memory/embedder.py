@@ -33,6 +33,10 @@ from shared.memory.query_service import QueryEmbeddingClient, wait_until_reachab
 QUERY_CACHE_SIZE = 512
 WORKER_CHECK_SECONDS = 1.0  # while the API embeds queries itself: how often it looks for a worker
 STILL_LOADING = "the embedding model is still loading"
+NOT_HERE = (
+    "no worker serves query vectors and {model} is not on this machine: start the system "
+    "(`localgpt daemon start`), or set LOCALGPT_EMBEDDING_MODEL_PATH"
+)
 PROVIDERS = ("fastembed", "openai", "ollama")
 PROBE_TEXT = "LocalGPT embedding probe: the quick brown fox jumps over the lazy dog."
 PROBE_MIN_COSINE = 0.99  # the same model gives the same probe vector, up to float noise
@@ -87,8 +91,11 @@ class Embedder:
         config: EmbeddingConfig,
         cache_dir: Path | None = None,
         for_queries: bool = False,
+        local_only: bool = False,
     ) -> None:
         self.config = config
+        # Only model files already on this machine, never a download (one-shot commands).
+        self.local_only = local_only
         # Set by `make_embedder(ask_workers=True)`: asked first for query vectors; the model
         # here loads only when no worker answers.
         self.query_service: QueryEmbeddingClient | None = None
@@ -290,7 +297,7 @@ class Embedder:
                     self._failed_at = time.monotonic()
                 else:
                     self._model, self._error = _load_fastembed(
-                        self.config, self.cache_dir, self.for_queries
+                        self.config, self.cache_dir, self.for_queries, self.local_only
                     )
         if self._model is None:
             raise EmbedderUnavailable(self._error)
@@ -385,8 +392,11 @@ def _load_served(config: EmbeddingConfig):
         return None, f"cannot use embedding provider {config.provider}: {exc}"
 
 
-def _load_fastembed(config: EmbeddingConfig, cache_dir: Path | None, for_queries: bool):
-    """Return (model, None) or (None, reason). Never lets an import or download error escape."""
+def _load_fastembed(
+    config: EmbeddingConfig, cache_dir: Path | None, for_queries: bool, local_only: bool = False
+):
+    """Return (model, None) or (None, reason). Never lets an import or download error escape.
+    `local_only`: a model not already on this machine is not downloaded (reason: NOT_HERE)."""
     model_path = config.model_path and str(Path(config.model_path).expanduser())
     if model_path and not (Path(model_path) / "model.onnx").is_file():
         return None, f"no model.onnx in embedding model_path {model_path}"
@@ -408,6 +418,10 @@ def _load_fastembed(config: EmbeddingConfig, cache_dir: Path | None, for_queries
             kwargs["specific_model_path"] = model_path
         elif cache_dir is not None:
             kwargs["cache_dir"] = str(cache_dir)
+        if local_only and not model_path:
+            kwargs["local_files_only"] = True
         return TextEmbedding(config.model, **kwargs), None
     except Exception as exc:  # fastembed raises many kinds (network, hub, onnx): "no model"
+        if local_only and not model_path and isinstance(exc, ValueError):  # not downloaded
+            return None, NOT_HERE.format(model=config.model)
         return None, f"cannot load embedding model {config.model}: {exc.__class__.__name__}: {exc}"
