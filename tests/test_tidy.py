@@ -24,6 +24,7 @@ QUESTION = "When did Caroline go to the support group?"
         ("The note number is 13 October 2023. The answer is 13 October 2023.", "13 October 2023."),
         ("No, she would not. She is a fan of classical music [2].", "No, she would not. [2]"),
         ("Luna [1]", "Luna [1]"),
+        ("Dr. Weber, at 9:30 [1]. He is new.", "Dr. Weber, at 9:30 [1]."),
         (
             "The activities Melanie does are:\n1) pottery [1]\n2) camping [3]",
             "The activities Melanie does are: 1) pottery [1] [3]",
@@ -64,15 +65,38 @@ def test_the_assistant_keeps_the_answer_and_cites_the_note_the_model_named(
             Reply(
                 "The note number is 1. The user asked about the dentist. The answer is "
                 "Tuesday 12 May at 9:30. I hope this helps you plan your week ahead."
-            ),
-            Reply("The note number is 1, which refers to the note itself."),
+            )
         ]
         bot = open_bot(config, memory, server)
         result = bot.send("When is my dentist appointment?")
         cited = result.sources[0].citation
         assert result.text == f"Tuesday 12 May at 9:30. [{cited}]" and result.clean
         assert bot.session.entries[-1]["message"]["content"] == result.text
+        assert len(server.requests) == 1
 
+
+def test_a_reply_only_about_the_prompt_is_asked_again_for_the_answer_alone(
+    config,
+    memory,
+    notes,  # noqa: F811
+):
+    """A scripted OpenAI-compatible server stands in for the small model."""
+    with ScriptedServer() as server:
+        server.replies = [
+            Reply("The note number is 1, which refers to the note itself."),
+            Reply("Tuesday 12 May at 9:30, Dr. Weber."),
+        ]
+        bot = open_bot(config, memory, server)
+        result = bot.send("When is my dentist appointment?")
+        first, second = (r["messages"][0]["content"] for r in server.requests)
+        assert "note number" in first and "note number" not in second
+        assert result.text.startswith("Tuesday 12 May at 9:30, Dr. Weber. [memory/2026-11-28.md#L")
+        assert result.clean and result.model_calls == 2
+
+        server.replies = [
+            Reply("The note number is 1, which refers to the note itself."),
+            Reply("The user asked about the dentist."),
+        ]
         nothing = bot.send("When is my dentist appointment?")
         assert nothing.text == "" and nothing.stopped == "guard"
         assert "instead of answering" in nothing.notice and nothing.sources

@@ -23,7 +23,7 @@ from shared.agent.citations import (
 )
 from shared.agent.compaction import choose_cut, estimate_tokens, summarise, text_tokens
 from shared.agent.focus import focus
-from shared.agent.grounded import build_compact_prompt, note_day
+from shared.agent.grounded import ANSWER_ONLY_SYSTEM, SYSTEM, build_compact_prompt, note_day
 from shared.agent.llm import LLMClient, LLMError
 from shared.agent.loop import GuardSettings, TurnEvents, TurnResult, run_tool_loop
 from shared.agent.profiles import COMPACT, ProfileChoice, choose_profile
@@ -162,7 +162,18 @@ class Assistant:
             events.on_sources([s.as_dict() for s in turn.sources])
         if events.on_reading:
             events.on_reading(prompt_tokens)
-        result = run_tool_loop(
+        result = self._run(turn, events, cancel)
+        if self.profile.name == COMPACT and _only_about_the_prompt(result, text):
+            first = result
+            turn = self._compact_turn(text, now, pinned, ANSWER_ONLY_SYSTEM)
+            result = self._run(turn, events, cancel)
+            result.model_calls += first.model_calls
+            for key, count in first.usage.items():
+                result.usage[key] = result.usage.get(key, 0) + count
+        return turn, result
+
+    def _run(self, turn: PreparedTurn, events: TurnEvents, cancel: CancelScope | None):
+        return run_tool_loop(
             self.client,
             turn.messages,
             self.ctx,
@@ -173,21 +184,22 @@ class Assistant:
             turn.guard,
             **turn.call_options,
         )
-        return turn, result
 
     def close(self) -> None:
         self.ctx.close()
 
     # -- the two profiles -----------------------------------------------------------------
 
-    def _compact_turn(self, text: str, now: datetime, pinned: tuple[str, ...]) -> PreparedTurn:
+    def _compact_turn(
+        self, text: str, now: datetime, pinned: tuple[str, ...], instructions: str = SYSTEM
+    ) -> PreparedTurn:
         recalled = self._recall(text, max(3, self.config.agent.auto_recall))
         workspace = self.config.workspace_dir
         focused = [focus(hit, text, workspace, COMPACT_NOTE_CHARS) for hit in recalled]
         hits = self._pinned_hits(pinned) + focused
-        prompt = build_compact_prompt(
-            text, hits, self._plain_history(), now, self.config.llm.prompt_budget
-        )
+        history = self._plain_history()
+        budget = self.config.llm.prompt_budget
+        prompt = build_compact_prompt(text, hits, history, now, budget, instructions)
         max_tokens = min(self.config.llm.max_tokens, COMPACT_MAX_TOKENS)
         return PreparedTurn(
             messages=prompt.messages,
@@ -403,6 +415,12 @@ def _with_recall(text: str, sources: list[Source]) -> str:
     )
     block = frame_untrusted("memory search results recalled for this message", notes)
     return f"{block}\n\nUser message:\n{text}"
+
+
+def _only_about_the_prompt(result: TurnResult, question: str) -> bool:
+    """A reply that says something, but nothing that answers (see `tidy`)."""
+    whole = result.stopped in ("answered", "length")
+    return whole and bool(result.text.strip()) and tidy_short_answer(result.text, question) is None
 
 
 def _tidy(result: TurnResult, question: str) -> None:

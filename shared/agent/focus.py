@@ -12,8 +12,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from shared.memory.access import MemoryFileError
 from shared.memory.fts import STOP_WORDS
-from shared.memory.lines import LinesError, read_lines
+from shared.memory.lines import read_lines
 from shared.workspace import OutsideWorkspaceError
 
 _WORD = re.compile(r"[^\W_]+")
@@ -35,7 +36,7 @@ def focus(hit, question: str, workspace: Path, max_chars: int) -> Focused:
     date = getattr(hit, "date", "") or ""
     try:
         piece = read_lines(workspace, hit.path, hit.start_line, hit.end_line - hit.start_line + 1)
-    except (LinesError, OutsideWorkspaceError):
+    except (MemoryFileError, OutsideWorkspaceError):  # gone or refused since it was indexed
         return Focused(hit.path, hit.start_line, hit.end_line, hit.snippet, hit.heading, date)
     lines = piece.text.split("\n")
     keep = [i for i, line in enumerate(lines) if line.strip() and not line.lstrip().startswith("#")]

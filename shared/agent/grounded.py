@@ -33,6 +33,14 @@ SYSTEM = (
     "brackets."
 )
 
+# A second try for a reply that only talked about the prompt (often "The note number is 4."):
+# asked for the answer alone, a small model stops talking about notes; the citation then comes
+# from the words it shares with them.
+ANSWER_ONLY_SYSTEM = (
+    "You are LocalGPT, the user's assistant. You answer questions about the user's notes. "
+    "Today is {today}. Give only the short answer in a few words."
+)
+
 NO_NOTES = "(no notes matched this question)"
 
 _DAY_IN_PATH = re.compile(r"(?:^|/)(\d{4})-(\d{2})-(\d{2})\.md$")
@@ -62,10 +70,11 @@ def build_compact_prompt(
     history: list[dict],
     now: datetime,
     budget: int = DEFAULT_BUDGET,
+    instructions: str = SYSTEM,
 ) -> CompactPrompt:
     """Messages for a small model. `hits` are memory search results, best first; `history`
     the session's earlier messages (user/assistant dicts with plain `content`)."""
-    system = SYSTEM.format(today=f"{now:%A} {now.day} {now:%B %Y}")
+    system = instructions.format(today=f"{now:%A} {now.day} {now:%B %Y}")
     question = question.strip()
     remaining = budget - text_tokens(system) - text_tokens(question) - 16
     past = _history(history, remaining // 4)

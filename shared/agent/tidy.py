@@ -13,6 +13,10 @@ import re
 
 # A sentence ends at . ! or ? followed by space and a capital, digit, bracket or quote.
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\[\"'(])")
+_ABBREVIATIONS = frozenset((
+    "dr", "mr", "mrs", "ms", "mx", "prof", "st", "jr", "sr", "mt", "ft", "vs", "etc", "e.g",
+    "i.e", "approx", "dept", "univ",
+))  # fmt: skip
 # Sentences that talk about the prompt instead of answering.
 _ABOUT_THE_PROMPT = re.compile(
     r"\bnote (?:number|no\.?)\b|\bthe user (?:asked|asks|is asking|wants|provided|requested)\b"
@@ -57,9 +61,22 @@ def _sentences(text: str) -> list[str]:
     return [
         sentence.strip()
         for line in text.strip().splitlines()
-        for sentence in _SENTENCE_END.split(line)
+        for sentence in _split_line(line)
         if sentence.strip()
     ]
+
+
+def _split_line(line: str) -> list[str]:
+    """Sentences of one line; "Dr. Weber" or "J. Smith" does not end one."""
+    pieces, start = [], 0
+    for end in _SENTENCE_END.finditer(line):
+        words = line[start : end.start()].split()
+        last = words[-1].rstrip(".").lower() if words else ""
+        if last in _ABBREVIATIONS or (len(last) == 1 and last.isalpha()):
+            continue
+        pieces.append(line[start : end.start()])
+        start = end.end()
+    return [*pieces, line[start:]]
 
 
 def _complete(answering: list[str], question: str) -> bool:
