@@ -173,8 +173,18 @@ def test_desktop_starts_the_services_logs_in_shows_chat_and_leaves_them_running(
     assert not [c for c in calls if c[2] == 401], calls
     assert not (home / "login-code").exists()  # used up
 
-    path = screenshot(display, window, "desktop-chat")
-    assert distinct_colours(path) > 20  # a drawn page, not an empty or black window
+    # A drawn page, not an empty or black window (under load the first paint can lag the
+    # page's calls: wait for it, then keep that screenshot).
+    path = wait_for(
+        lambda: (
+            (shot := screenshot(display, window, "desktop-chat"))
+            and distinct_colours(shot) > 20
+            and shot
+        ),
+        30,
+        "the page drawn in the window",
+    )
+    assert distinct_colours(path) > 20
 
     # The services were started by the window, in the background, as `localgpt daemon` does.
     daemon = json.loads((home / "run" / "daemon.json").read_text())
