@@ -132,3 +132,33 @@ def restore_logging(monkeypatch):
     configure_logging("test", stream=sys.stderr)
     root.handlers[:], root.level = handlers, level
     structlog.contextvars.clear_contextvars()
+
+
+# -- a real browser for the page's tests ----------------------------------------------------
+
+CHROMIUM = Path("/usr/bin/chromium")
+# Flags that work on these closed-network machines (see the machine notes).
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium driven by Playwright (which cannot download a browser here)."""
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        yield chromium
+        chromium.close()

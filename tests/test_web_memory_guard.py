@@ -14,7 +14,7 @@ from processes import service_env, start_service, stop_service
 from scripted_server import Reply, ScriptedServer
 from test_api import free_port
 from test_services import make_home
-from test_web import Tab, browser  # noqa: F401 (the browser fixture)
+from test_web import Tab
 
 pytestmark = pytest.mark.slow
 MEMORY = "# Memory\n\n" + "".join(f"- The user's fact number {i}, kept.\n" for i in range(10))
@@ -39,7 +39,7 @@ def guarded(tmp_path_factory, xprocess):
 
 
 def test_the_page_asks_before_a_large_memory_edit_and_applies_it_when_confirmed(
-    browser,  # noqa: F811
+    browser,
     guarded,
 ):
     web, model = guarded

@@ -22,7 +22,7 @@ from playwright.sync_api import expect
 from processes import service_env, start_service, stop_service
 from test_api import free_port
 from test_services import make_home
-from test_web import CHROMIUM, CHROMIUM_ARGS, DESKTOP, PHONE, Tab
+from test_web import DESKTOP, PHONE, Tab
 
 from shared.agent.clock import user_now
 from shared.agent.session import STOPPED_TYPE, SessionStore
@@ -58,20 +58,6 @@ def web(tmp_path_factory, xprocess, embedder):
     yield {"base": f"http://127.0.0.1:{port}", "token": token, "config": config, "env": env}
     stop_service(xprocess, "lg-webn-api")
     stop_service(xprocess, "lg-webn-worker")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 from services.api.errors import ApiError
 from shared.logs import get_logger
 from shared.memory.access import MemoryFileError
-from shared.memory.dates import DateError, date_filter
+from shared.memory.dates import AFTER_HELP, BEFORE_HELP, DateError, date_filter
 from shared.memory.lines import read_lines
 from shared.memory.search import MAX_LIMIT
 from shared.memory.writes import (
@@ -98,17 +98,8 @@ async def search(
         str, Query(min_length=1, max_length=MAX_QUERY_CHARS, description="What to look for.")
     ],
     limit: Annotated[int | None, Query(ge=1, le=MAX_LIMIT)] = None,
-    after: Annotated[
-        str | None,
-        Query(
-            max_length=40,
-            description="Only notes dated on or after: YYYY-MM-DD, YYYY-MM, YYYY, today, "
-            "yesterday or 'N days ago'. Undated notes are left out.",
-        ),
-    ] = None,
-    before: Annotated[
-        str | None, Query(max_length=40, description="Only notes dated on or before.")
-    ] = None,
+    after: Annotated[str | None, Query(max_length=40, description=AFTER_HELP)] = None,
+    before: Annotated[str | None, Query(max_length=40, description=BEFORE_HELP)] = None,
 ) -> JSONResponse:
     """Hybrid keyword + meaning search; results cite `path#Lstart-Lend`."""
     if not q.strip():

@@ -33,7 +33,7 @@ from shared.config import Config
 from shared.logs import get_logger
 from shared.memory import Memory
 from shared.memory.access import FileMissing, MemoryFileError
-from shared.memory.dates import DateError, date_filter
+from shared.memory.dates import AFTER_HELP, BEFORE_HELP, DateError, date_filter
 from shared.memory.files import scan_workspace
 from shared.memory.lines import read_lines
 from shared.memory.search import MAX_LIMIT
@@ -153,17 +153,8 @@ def _register(server: LocalGPTMcp, backend: Backend) -> None:
             Limit | None,
             Field(description="How many results (default: the configured [memory] search_limit)."),
         ] = None,
-        after: Annotated[
-            str | None,
-            Field(
-                max_length=40,
-                description="Only notes dated on or after: YYYY-MM-DD, YYYY-MM, YYYY, today, "
-                "yesterday or 'N days ago'. Undated notes are left out.",
-            ),
-        ] = None,
-        before: Annotated[
-            str | None, Field(max_length=40, description="Only notes dated on or before.")
-        ] = None,
+        after: Annotated[str | None, Field(max_length=40, description=AFTER_HELP)] = None,
+        before: Annotated[str | None, Field(max_length=40, description=BEFORE_HELP)] = None,
     ) -> dict[str, Any]:
         """Search the user's notes by keywords and meaning. Each result cites its exact lines
         (`citation`: path#Lstart-Lend) with a snippet and its keyword and vector scores; the

@@ -142,6 +142,14 @@ def parse_bound(value: str, today: date, side: str) -> date:
     return span.start if side == "after" else span.end
 
 
+# What the `after` / `before` filters take, as the API, MCP and CLI describe them.
+AFTER_HELP = (
+    "Only notes dated on or after: YYYY-MM-DD, YYYY-MM, YYYY, today, yesterday or 'N days "
+    "ago'. Undated notes are left out."
+)
+BEFORE_HELP = "Only notes dated on or before."
+
+
 def date_filter(
     after: str | None, before: str | None, today: date
 ) -> tuple[date | None, date | None]:
