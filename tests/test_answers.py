@@ -132,7 +132,8 @@ def test_compact_prompt_numbers_the_notes_and_the_answer_cites_them(config, memo
 
     cited = result.sources[0].citation
     assert cited.startswith("memory/2026-11-28.md#L")
-    assert result.text == f"Your dentist appointment is on Tuesday 12 May at 9:30 [{cited}]."
+    # The answer without the question restated (shared/agent/tidy.py).
+    assert result.text == f"Tuesday 12 May at 9:30 [{cited}]."
     assert seen and seen[0][0]["citation"] == cited  # sources reach the client first
     assert result.profile == COMPACT and result.clean
 

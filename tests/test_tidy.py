@@ -36,6 +36,24 @@ def test_a_question_gets_its_first_answering_sentence_and_every_citation(reply, 
     assert tidy_short_answer(reply, QUESTION) == answer
 
 
+@pytest.mark.parametrize(
+    ("reply", "question", "answer"),
+    [
+        ("The interview took place on June 21, 2023.", "When was the interview?", "June 21, 2023."),
+        ("Gina's favorite style is contemporary [2].", "What is Gina's favorite style?",
+         "Contemporary [2]."),
+        # Words before the verb that the question does not have are part of the answer.
+        ("Melanie prioritizes self-care by running, which is great.",
+         "How does Melanie prioritize self-care?",
+         "Melanie prioritizes self-care by running, which is great."),
+        ("The painting by Caroline is a sunset.", "What did Melanie paint?",
+         "The painting by Caroline is a sunset."),
+    ],
+)  # fmt: skip
+def test_the_restated_question_is_left_out_of_the_answer(reply, question, answer):
+    assert tidy_short_answer(reply, question) == answer
+
+
 def test_a_request_keeps_every_sentence_that_answers():
     reply = "The sea is wide. The note number is 2. It is deep. It is blue [1]."
     tidied = tidy_short_answer(reply, "Write three sentences about the sea.")

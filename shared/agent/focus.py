@@ -42,8 +42,8 @@ def focus(hit, question: str, workspace: Path, max_chars: int) -> Focused:
     keep = [i for i, line in enumerate(lines) if line.strip() and not line.lstrip().startswith("#")]
     if not keep:
         return Focused(hit.path, hit.start_line, hit.end_line, hit.snippet, hit.heading, date)
-    wanted = _stems(question)
-    best = max(keep, key=lambda i: (len(wanted & _stems(lines[i])), -i))
+    wanted = content_stems(question)
+    best = max(keep, key=lambda i: (len(wanted & content_stems(lines[i])), -i))
     chosen = [best]
     size = len(lines[best])
     before, after = keep.index(best) - 1, keep.index(best) + 1
@@ -72,5 +72,6 @@ def focus(hit, question: str, workspace: Path, max_chars: int) -> Focused:
     )
 
 
-def _stems(text: str) -> set[str]:
+def content_stems(text: str) -> set[str]:
+    """The word stems that carry meaning (stop words and short words left out)."""
     return {w[:STEM] for w in _WORD.findall(text.lower()) if w not in STOP_WORDS and len(w) > 2}

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 
+from shared.agent.focus import content_stems
+
 # A sentence ends at . ! or ? followed by space and a capital, digit, bracket or quote.
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\[\"'(])")
 _ABBREVIATIONS = frozenset((
@@ -31,6 +33,13 @@ _NOTE_NUMBER = re.compile(
 )
 _THE_ANSWER_IS = re.compile(
     r"^\s*(?:so,?\s*)?the answer(?: to (?:this|the|your) question)? (?:is|would be)[:\s]+", re.I
+)
+# "Melanie's reason for running is to clear her mind": the part before the verb restates the
+# question (every word of it is in the question), the rest answers it.
+_RESTATED = re.compile(
+    r"^(?P<restated>[^,;:()\[\]]{3,120}?)\s+(?:is|are|was|were|took place|happened|will be)\s+"
+    r"(?:on|at|in|by|to\s+)?\s*(?P<answer>\S.*)$",
+    re.I,
 )
 _CITATION = re.compile(r"\[[^\[\]\n]{1,200}\]")
 
@@ -53,8 +62,23 @@ def tidy_short_answer(text: str, question: str) -> str | None:
     answer = " ".join(s for s in answering if s)
     if not answer:
         return None
+    if _complete(answering, question):
+        answer = _without_restated_question(answer, question)
     missing = [c for c in dict.fromkeys(cited) if c not in answer]
     return " ".join([answer, *missing])
+
+
+def _without_restated_question(answer: str, question: str) -> str:
+    """ "The interview took place on 21 June 2023." -> "21 June 2023." (asked "When was the
+    interview?"): only when every word before the verb is the question's own."""
+    found = _RESTATED.match(answer)
+    if not found:
+        return answer
+    restated = content_stems(found["restated"])
+    if not restated or not restated <= content_stems(question):
+        return answer
+    rest = found["answer"]
+    return rest[0].upper() + rest[1:]
 
 
 def _sentences(text: str) -> list[str]:
