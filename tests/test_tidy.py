@@ -25,6 +25,8 @@ QUESTION = "When did Caroline go to the support group?"
         ("No, she would not. She is a fan of classical music [2].", "No, she would not. [2]"),
         ("Luna [1]", "Luna [1]"),
         ("Dr. Weber, at 9:30 [1]. He is new.", "Dr. Weber, at 9:30 [1]."),
+        ("1) The Perseid meteor shower [1]", "The Perseid meteor shower [1]"),
+        ("The note was given by Melanie. Sweden [2].", "Sweden [2]."),
         (
             "The activities Melanie does are:\n1) pottery [1]\n2) camping [3]",
             "The activities Melanie does are: 1) pottery [1] [3]",
@@ -66,6 +68,7 @@ def test_a_request_keeps_every_sentence_that_answers():
         "The note number is 1897569. The user asked about where Caroline moved from.",
         "The note number is 14, which refers to the note itself.",
         "The question is: When did Caroline have a picnic?",
+        "The answer to this question lies in the context of the previous notes.",
     ],
 )
 def test_a_reply_only_about_the_prompt_has_no_answer(reply):

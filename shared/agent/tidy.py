@@ -23,7 +23,9 @@ _ABBREVIATIONS = frozenset((
 _ABOUT_THE_PROMPT = re.compile(
     r"\bnote (?:number|no\.?)\b|\bthe user (?:asked|asks|is asking|wants|provided|requested)\b"
     r"|\brefers? to the note\b|\bshort answer\b|\bin a few words\b"
-    r"|\bthe question (?:is|asks|was)\b|^\s*\[\d{1,2}\]\s*note from\b",
+    r"|\bthe question (?:is|asks|was)\b|^\s*\[\d{1,2}\]\s*note from\b"
+    r"|\bthe notes? (?:was|were|is|are) (?:given|written|about|from|sent)\b"
+    r"|\bthe answer to (?:this|the|your) question (?:lies|depends|is not|can)\b",
     re.I,
 )
 _MONTH = r"(?:st|nd|rd|th)?,?\s*(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)"
@@ -41,6 +43,7 @@ _RESTATED = re.compile(
     r"(?:on|at|in|by|to\s+)?\s*(?P<answer>\S.*)$",
     re.I,
 )
+_LIST_MARK = re.compile(r"^\s*(?:\d{1,2}[.)]|[-*•])\s+(?=\S)")
 _CITATION = re.compile(r"\[[^\[\]\n]{1,200}\]")
 
 
@@ -58,7 +61,8 @@ def tidy_short_answer(text: str, question: str) -> str | None:
             cited += _CITATION.findall(sentence)
         else:
             first = not answering
-            answering.append(_THE_ANSWER_IS.sub("", sentence).strip() if first else sentence)
+            answer = _LIST_MARK.sub("", _THE_ANSWER_IS.sub("", sentence)).strip()
+            answering.append(answer if first else sentence)
     answer = " ".join(s for s in answering if s)
     if not answer:
         return None
