@@ -273,11 +273,6 @@ class Config:
         return self.home / "models"
 
     @property
-    def backups_dir(self) -> Path:
-        """MEMORY.md backups of earlier versions (before data/versions/)."""
-        return self.data_dir / "backups"
-
-    @property
     def versions_dir(self) -> Path:
         """Every previous version of MEMORY.md, pending edits and the write log: in the
         home, never in the workspace."""

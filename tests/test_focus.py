@@ -57,4 +57,5 @@ def test_the_compact_prompt_shows_the_focused_lines(config, memory, workspace):
     assert user.count("canteen") <= 3  # not the whole day's log
     source = result.sources[0]
     assert source.start_line <= 9 <= source.end_line  # line 9 of the file is the ferry
+    assert source.end_line - source.start_line < DAY.count("\n") - 4  # not the whole day
     assert result.text == f"14 June [{source.citation}]"

@@ -325,21 +325,6 @@ def test_changing_active_hours_takes_effect_at_once(hb, store, workspace):
     assert tick(now, hb, store, workspace).next_due == now + 30 * M
 
 
-def test_run_in_flight_until_it_reports_or_goes_stale(hb, store, workspace):
-    slot = started(hb, store, workspace)
-    assert not store.snapshot().run_in_flight(slot, timedelta(minutes=15))
-    run = tick(slot, hb, store, workspace)
-    snap = store.snapshot()
-    assert snap.run_in_flight(slot + 14 * M, timedelta(minutes=15))
-    assert not snap.run_in_flight(slot + 15 * M, timedelta(minutes=15))  # a crashed worker
-    complete_run(slot + 2 * M, hb, store, workspace, run.id, "HEARTBEAT_OK")
-    assert not store.snapshot().run_in_flight(slot + 3 * M, timedelta(minutes=15))
-    with store.reading() as txn:
-        row = txn.decision(run.id)
-        assert (row.kind, row.outcome, row.slot) == ("enqueued", "ok-token", slot)
-        assert txn.decision(run.id + 100) is None
-
-
 def test_full_config_from_config_toml(home, workspace, store):
     write(
         home / "config.toml",

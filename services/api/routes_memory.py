@@ -192,7 +192,7 @@ def note(
 @router.put("/note")
 def save(request: Request, body: NoteSave) -> dict[str, Any]:
     """Save a note atomically, refusing (409) if it changed since it was opened; the replaced
-    version goes to data/backups/. The note is queued for indexing at once."""
+    version is kept in data/versions/. The note is queued for indexing at once."""
     from shared.agent.clock import user_now
     from shared.memory.notes import save_note
 

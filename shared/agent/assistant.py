@@ -152,8 +152,10 @@ class Assistant:
     ) -> tuple[PreparedTurn, TurnResult]:
         """Prepare the turn's prompt and run the model on it (nothing stored yet)."""
         now = self.ctx.now()
-        if self.profile.name == COMPACT:
-            turn = self._compact_turn(text, now, pinned)
+        compact = self.profile.name == COMPACT
+        if compact:
+            hits = self._compact_hits(text, pinned)
+            turn = self._compact_turn(text, now, hits)
         else:
             turn = self._full_turn(text, now, pinned)
         prompt_tokens = estimate_tokens(turn.messages)
@@ -163,9 +165,9 @@ class Assistant:
         if events.on_reading:
             events.on_reading(prompt_tokens)
         result = self._run(turn, events, cancel)
-        if self.profile.name == COMPACT and _only_about_the_prompt(result, text):
+        if compact and _only_about_the_prompt(result, text):
             first = result
-            turn = self._compact_turn(text, now, pinned, ANSWER_ONLY_SYSTEM)
+            turn = self._compact_turn(text, now, hits, ANSWER_ONLY_SYSTEM)
             result = self._run(turn, events, cancel)
             result.model_calls += first.model_calls
             for key, count in first.usage.items():
@@ -190,13 +192,16 @@ class Assistant:
 
     # -- the two profiles -----------------------------------------------------------------
 
-    def _compact_turn(
-        self, text: str, now: datetime, pinned: tuple[str, ...], instructions: str = SYSTEM
-    ) -> PreparedTurn:
+    def _compact_hits(self, text: str, pinned: tuple[str, ...]) -> list:
+        """The notes a small model reads: pinned files whole, recalled passages focused."""
         recalled = self._recall(text, max(3, self.config.agent.auto_recall))
         workspace = self.config.workspace_dir
         focused = [focus(hit, text, workspace, COMPACT_NOTE_CHARS) for hit in recalled]
-        hits = self._pinned_hits(pinned) + focused
+        return self._pinned_hits(pinned) + focused
+
+    def _compact_turn(
+        self, text: str, now: datetime, hits: list, instructions: str = SYSTEM
+    ) -> PreparedTurn:
         history = self._plain_history()
         budget = self.config.llm.prompt_budget
         prompt = build_compact_prompt(text, hits, history, now, budget, instructions)

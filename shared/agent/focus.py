@@ -34,19 +34,21 @@ class Focused:
 def focus(hit, question: str, workspace: Path, max_chars: int) -> Focused:
     """`hit` narrowed to its lines that best match `question`, within `max_chars`."""
     date = getattr(hit, "date", "") or ""
+    as_found = Focused(hit.path, hit.start_line, hit.end_line, hit.snippet, hit.heading, date)
     try:
         piece = read_lines(workspace, hit.path, hit.start_line, hit.end_line - hit.start_line + 1)
     except (MemoryFileError, OutsideWorkspaceError):  # gone or refused since it was indexed
-        return Focused(hit.path, hit.start_line, hit.end_line, hit.snippet, hit.heading, date)
+        return as_found
     lines = piece.text.split("\n")
     keep = [i for i, line in enumerate(lines) if line.strip() and not line.lstrip().startswith("#")]
     if not keep:
-        return Focused(hit.path, hit.start_line, hit.end_line, hit.snippet, hit.heading, date)
+        return as_found
     wanted = content_stems(question)
     best = max(keep, key=lambda i: (len(wanted & content_stems(lines[i])), -i))
     chosen = [best]
     size = len(lines[best])
-    before, after = keep.index(best) - 1, keep.index(best) + 1
+    at = keep.index(best)
+    before, after = at - 1, at + 1
     while before >= 0 or after < len(keep):  # neighbours, nearest first, while they fit
         grew = False
         for index in (after, before):

@@ -102,13 +102,6 @@ class Snapshot:
     def next_due(self) -> datetime | None:
         return self.retry_at or self.next_slot
 
-    def run_in_flight(self, now: datetime, stale_after: timedelta) -> bool:
-        """A run was enqueued less than `stale_after` ago and has not reported an outcome.
-        (A crashed worker never reports; past `stale_after` its run no longer blocks.)"""
-        if self.last_run_at is None or self.last_run_decision == self.last_outcome_decision:
-            return False
-        return now - self.last_run_at < stale_after
-
 
 @dataclass(frozen=True)
 class DecisionRow:

@@ -96,12 +96,10 @@ def version_of(data: bytes) -> str:
 
 
 def list_notes(workspace: Path) -> list[dict]:
-    """Every markdown note in the workspace (what the indexer sees, minus hidden paths)."""
+    """Every markdown note in the workspace: what the indexer sees (it skips hidden paths)."""
     found = scan_workspace(workspace)
     return [
-        {"path": rel, "size": f.size, "mtime": f.mtime_ns / 1e9}
-        for rel, f in sorted(found.items())
-        if not any(p.startswith(".") for p in rel.split("/"))
+        {"path": rel, "size": f.size, "mtime": f.mtime_ns / 1e9} for rel, f in sorted(found.items())
     ]
 
 

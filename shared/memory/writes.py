@@ -122,7 +122,7 @@ def append_daily_entry(
     entry = mark_block(f"### {title}\n\n{body}", now.isoformat(timespec="seconds"), session)
     rel = relative_path(config.workspace_dir, path)
     with writer_lock(config, "daily-log"):
-        if _already_says(path, body):
+        if _already_says(_text_of(path), body):
             _log_write(config, rel, "duplicate", session, 0)
             return WriteResult(rel, 0, duplicate=True)
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
@@ -162,7 +162,7 @@ def update_memory_md(
     path = resolve_in_workspace(config.workspace_dir, MEMORY_MD)
     with writer_lock(config, "memory-md"):
         current = _read_memory_md(path)
-        if not old and _already_says(path, new):
+        if not old and _already_says(current, new):
             _log_write(config, MEMORY_MD, "duplicate", session, 0)
             return WriteResult(MEMORY_MD, 0, duplicate=True)
         updated = _edited(current, old, new, now, session)
@@ -299,15 +299,19 @@ def _edited(current: str, old: str, new: str, now: datetime, session: str) -> st
     return updated
 
 
-def _already_says(path: Path, text: str) -> bool:
-    """The file already holds this text as whole paragraphs (or, for one line, as a line),
+def _text_of(path: Path) -> str:
+    """A file's text for comparison ("" when it is missing or unreadable)."""
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
+def _already_says(current: str, text: str) -> bool:
+    """`current` already holds this text as whole paragraphs (or, for one line, as a line),
     whitespace and markers aside: appending it again would only repeat it."""
     wanted = _paragraphs(remove_markers(text))
-    if not wanted or not path.is_file():
-        return False
-    try:
-        current = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
+    if not wanted or not current:
         return False
     plain = "\n".join(read_marks(current.split("\n")).lines)
     if "\x00" not in wanted and wanted in {_SPACE.sub(" ", s).strip() for s in plain.split("\n")}:
