@@ -9,6 +9,7 @@ from test_answers import open_bot
 
 from shared.agent.focus import focus
 from shared.memory.lines import read_lines
+from shared.memory.provenance import mark_block
 
 FILLER = [
     f"- Ate lunch at the canteen, table {n}, soup and bread with colleagues." for n in range(12)
@@ -59,3 +60,20 @@ def test_the_compact_prompt_shows_the_focused_lines(config, memory, workspace):
     assert source.start_line <= 9 <= source.end_line  # line 9 of the file is the ferry
     assert source.end_line - source.start_line < DAY.count("\n") - 4  # not the whole day
     assert result.text == f"14 June [{source.citation}]"
+
+
+def test_the_assistants_lines_are_labelled_and_its_markers_never_reach_the_model(
+    config, memory, workspace
+):
+    """A scripted OpenAI-compatible server stands in for the small model."""
+    written = mark_block(ANSWER, "2026-11-18T10:00:00+01:00", "s1")
+    write(workspace / "memory" / "2026-11-18.md", DAY.replace(ANSWER, written))
+    memory.sync()
+    with ScriptedServer() as server:
+        server.replies = [Reply("14 June [1]")]
+        result = open_bot(config, memory, server).send("When is the ferry to Gotland?")
+        user = server.requests[0]["messages"][-1]["content"]
+    assert ANSWER in user and "localgpt:assistant" not in user
+    # The ferry line is the assistant's, its neighbours the user's: a mixed note, labelled so.
+    assert "partly written earlier by the assistant" in user
+    assert result.sources[0].provenance == "mixed"

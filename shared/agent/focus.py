@@ -15,6 +15,7 @@ from pathlib import Path
 from shared.memory.access import MemoryFileError
 from shared.memory.fts import STOP_WORDS
 from shared.memory.lines import read_lines
+from shared.memory.provenance import USER, provenance_of, read_marks
 from shared.workspace import OutsideWorkspaceError
 
 _WORD = re.compile(r"[^\W_]+")
@@ -29,18 +30,28 @@ class Focused:
     snippet: str
     heading: str = ""
     date: str = ""
+    provenance: str = USER  # who wrote the lines shown: user | assistant | mixed
 
 
 def focus(hit, question: str, workspace: Path, max_chars: int) -> Focused:
     """`hit` narrowed to its lines that best match `question`, within `max_chars`."""
     date = getattr(hit, "date", "") or ""
-    as_found = Focused(hit.path, hit.start_line, hit.end_line, hit.snippet, hit.heading, date)
+    as_found = Focused(
+        hit.path, hit.start_line, hit.end_line, hit.snippet, hit.heading, date,
+        getattr(hit, "provenance", USER),
+    )  # fmt: skip
     try:
-        piece = read_lines(workspace, hit.path, hit.start_line, hit.end_line - hit.start_line + 1)
+        # From the top: whether a line is the assistant's depends on markers above the hit.
+        piece = read_lines(workspace, hit.path, 1, hit.end_line)
     except (MemoryFileError, OutsideWorkspaceError):  # gone or refused since it was indexed
         return as_found
-    lines = piece.text.split("\n")
-    keep = [i for i, line in enumerate(lines) if line.strip() and not line.lstrip().startswith("#")]
+    marked = read_marks(piece.text.split("\n"))  # the assistant's markers blanked, lines kept
+    lines = marked.lines
+    keep = [
+        i
+        for i, line in enumerate(lines)
+        if i >= hit.start_line - 1 and line.strip() and not line.lstrip().startswith("#")
+    ]
     if not keep:
         return as_found
     wanted = content_stems(question)
@@ -64,6 +75,7 @@ def focus(hit, question: str, workspace: Path, max_chars: int) -> Focused:
     if len(text) > max_chars:  # one line longer than the budget: cut it at a word
         text = text[:max_chars].rsplit(" ", 1)[0] + "…"
     first, last = chosen[0], chosen[-1]
+    written_by = provenance_of([lines[i] for i in chosen], [marked.by_assistant[i] for i in chosen])
     return Focused(
         hit.path,
         piece.start_line + first,
@@ -71,6 +83,7 @@ def focus(hit, question: str, workspace: Path, max_chars: int) -> Focused:
         text,
         hit.heading,
         date,
+        written_by,
     )
 
 
