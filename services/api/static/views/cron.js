@@ -3,6 +3,7 @@
 
 import { api } from '../api.js';
 import { clear, h, timeEl } from '../dom.js';
+import { PolledView } from './polled.js';
 
 const POLL_MS = 10_000;
 const HINTS = {
@@ -11,8 +12,9 @@ const HINTS = {
   at: 'e.g. 2026-12-24T09:00',
 };
 
-export class CronView {
+export class CronView extends PolledView {
   constructor(root, { banner }) {
+    super();
     this.root = root;
     this.banner = banner;
     this.timer = null;
@@ -95,22 +97,6 @@ export class CronView {
     );
   }
 
-  show() {
-    this.active = true;
-    this.refresh();
-  }
-
-  hide() {
-    this.active = false;
-    clearTimeout(this.timer);
-    this.timer = null;
-  }
-
-  reset() {
-    this.hide();
-    this.build();
-  }
-
   focus() {
     this.prompt.focus();
   }
@@ -146,7 +132,7 @@ export class CronView {
     } catch (err) {
       clear(this.list, h('li', { class: 'error' }, `Scheduled jobs unavailable: ${err.message}`));
     }
-    if (this.active && !document.hidden) this.timer = setTimeout(() => this.refresh(), POLL_MS);
+    this.pollIn(POLL_MS);
   }
 
   render(jobs, runs) {

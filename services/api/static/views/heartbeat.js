@@ -3,11 +3,13 @@
 
 import { api } from '../api.js';
 import { clear, h, timeEl } from '../dom.js';
+import { PolledView } from './polled.js';
 
 const POLL_MS = 15_000;
 
-export class HeartbeatView {
+export class HeartbeatView extends PolledView {
   constructor(root, { banner }) {
+    super();
     this.root = root;
     this.banner = banner;
     this.timer = null;
@@ -21,22 +23,6 @@ export class HeartbeatView {
     clear(this.root, h('div', { class: 'narrow' }, this.summary, this.alert, this.decisions));
   }
 
-  show() {
-    this.active = true;
-    this.refresh();
-  }
-
-  hide() {
-    this.active = false;
-    clearTimeout(this.timer);
-    this.timer = null;
-  }
-
-  reset() {
-    this.hide();
-    this.build();
-  }
-
   async refresh() {
     clearTimeout(this.timer);
     try {
@@ -47,7 +33,7 @@ export class HeartbeatView {
         h('p', { class: 'error card' }, `Heartbeat status unavailable: ${err.message}`),
       );
     }
-    if (this.active && !document.hidden) this.timer = setTimeout(() => this.refresh(), POLL_MS);
+    this.pollIn(POLL_MS);
   }
 
   render(s) {

@@ -5,6 +5,7 @@
 import { api } from '../api.js';
 import { clear, h, timeEl, toDate } from '../dom.js';
 import { renderMarkdown } from '../markdown.js';
+import { PolledView } from './polled.js';
 
 const ACTIVE = new Set(['queued', 'running']);
 const RUNS = new Set(['task', 'heartbeat', 'cron']);
@@ -13,8 +14,9 @@ const POLL_IDLE_MS = 10_000;
 const KINDS = ['all', 'runs', 'index', 'task', 'heartbeat', 'cron'];
 const STATES = ['all', 'queued', 'running', 'succeeded', 'failed', 'cancelled'];
 
-export class JobsView {
+export class JobsView extends PolledView {
   constructor(root, { banner }) {
+    super();
     this.root = root;
     this.banner = banner;
     this.timer = null;
@@ -80,22 +82,10 @@ export class JobsView {
     return group;
   }
 
-  show() {
-    this.active = true;
-    this.refresh();
-  }
-
-  hide() {
-    this.active = false;
-    clearTimeout(this.timer);
-    this.timer = null;
-  }
-
   reset() {
-    this.hide();
     this.expanded.clear();
     this.details.clear();
-    this.build();
+    super.reset();
   }
 
   focus() {
@@ -123,10 +113,8 @@ export class JobsView {
     } catch (err) {
       clear(this.list, h('li', { class: 'error' }, `Jobs unavailable: ${err.message}`));
     }
-    if (this.active && !document.hidden) {
-      const busy = jobs.some((j) => ACTIVE.has(j.state));
-      this.timer = setTimeout(() => this.refresh(), busy ? POLL_ACTIVE_MS : POLL_IDLE_MS);
-    }
+    const busy = jobs.some((j) => ACTIVE.has(j.state));
+    this.pollIn(busy ? POLL_ACTIVE_MS : POLL_IDLE_MS);
   }
 
   async load(id) {

@@ -5,14 +5,16 @@
 import { api } from '../api.js';
 import { clear, h, timeEl, toDate } from '../dom.js';
 import { renderMarkdown } from '../markdown.js';
+import { PolledView } from './polled.js';
 
 const ACTIVE = new Set(['queued', 'running']);
 const POLL_ACTIVE_MS = 1500;
 const POLL_IDLE_MS = 10_000;
 const FILTERS = ['all', 'queued', 'running', 'succeeded', 'failed', 'cancelled'];
 
-export class TasksView {
+export class TasksView extends PolledView {
   constructor(root, { banner }) {
+    super();
     this.root = root;
     this.banner = banner;
     this.timer = null;
@@ -94,22 +96,6 @@ export class TasksView {
       b.setAttribute('aria-pressed', String(b.textContent === this.filter));
   }
 
-  show() {
-    this.active = true;
-    this.refresh();
-  }
-
-  hide() {
-    this.active = false;
-    clearTimeout(this.timer);
-    this.timer = null;
-  }
-
-  reset() {
-    this.hide();
-    this.build();
-  }
-
   focus() {
     this.prompt.focus();
   }
@@ -145,10 +131,8 @@ export class TasksView {
     } catch (err) {
       clear(this.list, h('li', { class: 'error' }, `Tasks unavailable: ${err.message}`));
     }
-    if (this.active && !document.hidden) {
-      const busy = tasks.some((t) => ACTIVE.has(t.status));
-      this.timer = setTimeout(() => this.refresh(), busy ? POLL_ACTIVE_MS : POLL_IDLE_MS);
-    }
+    const busy = tasks.some((t) => ACTIVE.has(t.status));
+    this.pollIn(busy ? POLL_ACTIVE_MS : POLL_IDLE_MS);
   }
 
   render(tasks) {
