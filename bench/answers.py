@@ -48,7 +48,7 @@ from shared.memory.embedder import Embedder  # noqa: E402
 DEFAULT_EVAL = ROOT.parent / "shared" / "eval" / "locomo-dev"
 DEFAULT_MODEL = ROOT.parent / "shared" / "models" / "all-MiniLM-L6-v2-onnx-int8"
 CATEGORIES = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop"}
-CITATION = re.compile(r"([\w\-./]+\.md)#L\d+")
+CITATION = re.compile(r"([\w\-./]+\.md)#L\d+(?:-L\d+)?")
 
 
 @dataclass

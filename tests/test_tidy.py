@@ -44,10 +44,23 @@ def test_a_question_gets_its_first_answering_sentence_and_every_citation(reply, 
         ("The interview took place on June 21, 2023.", "When was the interview?", "June 21, 2023."),
         ("Gina's favorite style is contemporary [2].", "What is Gina's favorite style?",
          "Contemporary [2]."),
-        # Words before the verb that the question does not have are part of the answer.
         ("Melanie prioritizes self-care by running, which is great.",
-         "How does Melanie prioritize self-care?",
-         "Melanie prioritizes self-care by running, which is great."),
+         "How does Melanie prioritize self-care?", "By running, which is great."),
+        ("Jon started to go to the gym in March 2023 [1].", "When did Jon start to go to the gym?",
+         "March 2023 [1]."),
+        ("Melanie says running has been great for her mental health.",
+         "What does Melanie say running has been great for?", "Her mental health."),
+        ("Gina received a trophy from a dance competition", "What did Gina receive from a contest?",
+         "A trophy from a dance competition"),
+        ("Jon's currently reading \"The Nightingale\".", "What book is Jon currently reading?",
+         "\"The Nightingale\"."),
+        # A word the question does not have ends the restated part; the answer must open there.
+        ("Jon went to a fair on 24 April.", "When did Jon go to a fair?",
+         "Jon went to a fair on 24 April."),
+        ("Caroline joined a new LGBTQ+ group in May.", "When did Caroline join a new group?",
+         "Caroline joined a new LGBTQ+ group in May."),
+        ("Yes, Melanie did paint it.", "Did Melanie paint it?", "Yes, Melanie did paint it."),
+        ("Jon is not sure.", "Where is Jon?", "Not sure."),
         ("The painting by Caroline is a sunset.", "What did Melanie paint?",
          "The painting by Caroline is a sunset."),
     ],
@@ -69,10 +82,16 @@ def test_a_request_keeps_every_sentence_that_answers():
         "The note number is 14, which refers to the note itself.",
         "The question is: When did Caroline have a picnic?",
         "The answer to this question lies in the context of the previous notes.",
+        "1.",  # a list begun and never written
+        "6)",
     ],
 )
 def test_a_reply_only_about_the_prompt_has_no_answer(reply):
     assert tidy_short_answer(reply, QUESTION) is None
+
+
+def test_a_bare_number_answers_a_question_that_asks_for_one():
+    assert tidy_short_answer("3.", "How many children does Melanie have?") == "3."
 
 
 def test_the_assistant_keeps_the_answer_and_cites_the_note_the_model_named(

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import re
 
-from shared.agent.focus import content_stems
+from shared.agent.focus import STEM, content_stems
+from shared.memory.fts import STOP_WORDS
 
 # A sentence ends at . ! or ? followed by space and a capital, digit, bracket or quote.
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\[\"'(])")
@@ -36,14 +37,24 @@ _NOTE_NUMBER = re.compile(
 _THE_ANSWER_IS = re.compile(
     r"^\s*(?:so,?\s*)?the answer(?: to (?:this|the|your) question)? (?:is|would be)[:\s]+", re.I
 )
-# "Melanie's reason for running is to clear her mind": the part before the verb restates the
-# question (every word of it is in the question), the rest answers it.
-_RESTATED = re.compile(
-    r"^(?P<restated>[^,;:()\[\]]{3,120}?)\s+(?:is|are|was|were|took place|happened|will be)\s+"
-    r"(?:on|at|in|by|to\s+)?\s*(?P<answer>\S.*)$",
-    re.I,
-)
+# "Jon started going to the gym in March 2023", asked "When did Jon start to go to the gym?":
+# the words before "in" restate the question, the rest answers it. Restated words are the
+# question's own (compared by stem) or stop words between them; the answer starts at a verb or
+# preposition that follows them (dropped: "in March") or at a word that opens a phrase (kept:
+# "a trophy", "because...").
+_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
+_COPULA = re.compile(r"(?:is|are|was|were|will be|took place|happened)\b[:\s]*", re.I)
+_PREPOSITION = frozenset(["in", "on", "at", "for", "during", "around", "from", "as", "to"])
+_OPENS_ANSWER = frozenset((
+    "a", "an", "the", "by", "because", "since", "her", "his", "their", "its", "my", "our", "your",
+))  # fmt: skip
+_OPENING_QUOTE = "\"'“‘("
 _LIST_MARK = re.compile(r"^\s*(?:\d{1,2}[.)]|[-*•])\s+(?=\S)")
+# "1." alone is the start of a list the model never wrote, unless a number was asked for.
+_BARE_LIST_MARK = re.compile(r"^\s*\d{1,2}[.)]\s*$")
+_ASKS_FOR_A_NUMBER = re.compile(
+    r"\bhow (?:many|much|old|long|often)\b|\bwhat (?:number|age)\b", re.I
+)
 _CITATION = re.compile(r"\[[^\[\]\n]{1,200}\]")
 
 
@@ -59,6 +70,8 @@ def tidy_short_answer(text: str, question: str) -> str | None:
             cited += [f"[{n}]" for n in _NOTE_NUMBER.findall(sentence)]
         elif _complete(answering, question):
             cited += _CITATION.findall(sentence)
+        elif _BARE_LIST_MARK.match(sentence) and not _ASKS_FOR_A_NUMBER.search(question):
+            continue
         else:
             first = not answering
             answer = _LIST_MARK.sub("", _THE_ANSWER_IS.sub("", sentence)).strip()
@@ -74,15 +87,51 @@ def tidy_short_answer(text: str, question: str) -> str | None:
 
 def _without_restated_question(answer: str, question: str) -> str:
     """ "The interview took place on 21 June 2023." -> "21 June 2023." (asked "When was the
-    interview?"): only when every word before the verb is the question's own."""
-    found = _RESTATED.match(answer)
-    if not found:
+    interview?"); "Melanie says running is great for her health." -> "Her health." (asked
+    "What does Melanie say running is great for?"). Kept whole when a word before the answer
+    is not the question's, or when the rest would not open an answer."""
+    asked = {_stem(word) for word in _WORD.findall(question)}
+    words = list(_WORD.finditer(answer))
+    last, restated = -1, 0  # the last of the question's words, and how many
+    for index, word in enumerate(words):
+        lower = word.group().lower()
+        if _stem(lower) in asked:
+            if lower not in STOP_WORDS:
+                last, restated = index, restated + 1
+        elif lower not in STOP_WORDS:  # glue between the question's words
+            break
+    if last < 0 or last + 1 >= len(words):
         return answer
-    restated = content_stems(found["restated"])
-    if not restated or not restated <= content_stems(question):
+    after = words[last + 1]
+    copula = _COPULA.match(answer, after.start())
+    if copula:
+        start = copula.end()
+        preposition = re.match(r"(?:on|at|in|by|to)\s+", answer[start:], re.I)
+        start += preposition.end() if preposition else 0
+    elif restated >= 2 and after.group().lower() in _PREPOSITION and last + 2 < len(words):
+        start = words[last + 2].start()
+    elif restated >= 2 and after.group().lower() in _OPENS_ANSWER:
+        start = after.start()
+    else:
         return answer
-    rest = found["answer"]
+    if any(mark in answer[: after.start()] for mark in ",;:()[]"):
+        return answer  # a clause before the answer: not a restated question
+    while start > 0 and answer[start - 1] in _OPENING_QUOTE:
+        start -= 1
+    rest = answer[start:]
+    if not content_stems(rest):
+        return answer
     return rest[0].upper() + rest[1:]
+
+
+def _stem(word: str) -> str:
+    """A rough stem, so "started" matches "start" and "named" matches "name"."""
+    word = word.lower().replace("’", "'").removesuffix("'s")
+    for suffix in ("ing", "ed", "es", "s"):
+        if len(word) - len(suffix) >= 3 and word.endswith(suffix):
+            word = word[: -len(suffix)]
+            break
+    return word.removesuffix("e")[:STEM]
 
 
 def _sentences(text: str) -> list[str]:
