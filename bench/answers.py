@@ -156,12 +156,17 @@ def ask(api: str, token: str, question: dict) -> Answer:
     return answer
 
 
-def probe_prompt_speed(llm: str, rounds: int = 3) -> list[float]:
-    """Prompt-processing tokens/s: a fresh ~1,000-token prompt, one token generated."""
+# Prompt sizes probed: the issue's prompts (1,650-2,700 tokens) and this bench's (~300).
+PROBE_NOTES = {"long (~2,000 tokens)": 120, "short (~300 tokens)": 16}
+
+
+def probe_prompt_speed(llm: str, notes: int, rounds: int = 3) -> list[float]:
+    """Prompt-processing tokens/s: a fresh prompt of `notes` short lines, one token generated."""
     speeds = []
     for i in range(rounds):
+        words = ("lamp", "book", "plant", "clock", "mug") * (notes // 5)
         filler = " ".join(f"note {i}-{n}: the {w} was moved to shelf {n % 7}." for n, w in
-                          enumerate(("lamp", "book", "plant", "clock", "mug") * 24))  # fmt: skip
+                          enumerate(words))  # fmt: skip
         body = {
             "model": LOCAL_LLM_MODEL,
             "messages": [{"role": "user", "content": filler + "\nWhich shelf has the lamp?"}],
@@ -211,7 +216,9 @@ def pct(values: list[float], q: float) -> float:
     return clean[min(len(clean) - 1, int(round(q * (len(clean) - 1))))]
 
 
-def report(answers: list[Answer], speeds: list[float], loads: tuple[float, float]) -> None:
+def report(
+    answers: list[Answer], speeds: dict[str, list[float]], loads: tuple[float, float]
+) -> None:
     print(
         f"embedded model {LOCAL_LLM_MODEL} through POST /api/chat/stream; {os.cpu_count()} cores; "
         f"load average {loads[0]:.2f} before, {loads[1]:.2f} after"
@@ -248,11 +255,12 @@ def report(answers: list[Answer], speeds: list[float], loads: tuple[float, float
             f"prompt tokens per question: median {statistics.median(tokens):.0f}, "
             f"p95 {pct(tokens, 0.95):.0f}"
         )
-    print(
-        "model server prompt processing: "
-        + ", ".join(f"{s:.0f}" for s in speeds)
-        + f" tokens/s (median {statistics.median(speeds):.0f})"
-    )
+    for size, measured in speeds.items():
+        print(
+            f"model server prompt processing, {size}: "
+            + ", ".join(f"{s:.0f}" for s in measured)
+            + f" tokens/s (median {statistics.median(measured):.0f})"
+        )
 
 
 def main() -> None:
@@ -312,7 +320,7 @@ def main() -> None:
             answers.append(ask(api, token, question))
             if number % 10 == 0:
                 print(f"{number}/{len(questions)} asked", file=sys.stderr, flush=True)
-        speeds = probe_prompt_speed(llm)
+        speeds = {size: probe_prompt_speed(llm, notes) for size, notes in PROBE_NOTES.items()}
         report(answers, speeds, (loads_before, os.getloadavg()[0]))
         for a in answers[: args.show]:
             f1 = score(a.text, a.question["answer"], a.question["category"])
