@@ -10,7 +10,8 @@ and prints:
   - the share of answers citing an evidence file, and the retrieval recall of the same questions
     (an evidence line among the recalled sources), so a bad answer can be told apart from a
     missed retrieval;
-  - degenerate or echoed answers (cut by the reply guard, or showing prompt scaffolding);
+  - degenerate or echoed answers (cut by the reply guard, or showing prompt scaffolding), and
+    replies shown as no answer (they only talked about the prompt, twice);
   - time to first token and whole reply (p50, p95), prompt tokens per question;
   - the model server's prompt-processing speed (tokens/s), probed with fresh long prompts.
 
@@ -40,6 +41,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from shared.agent.assistant import NO_ANSWER_NOTICE  # noqa: E402
 from shared.agent.guard import LINE_SCAFFOLDING, SCAFFOLDING  # noqa: E402
 from shared.config import LOCAL_LLM_MODEL, load_config  # noqa: E402
 from shared.memory import Memory  # noqa: E402
@@ -200,9 +202,14 @@ def recalled_evidence(answer: Answer) -> bool:
     )
 
 
+def no_answer(answer: Answer) -> bool:
+    """Only talk about the prompt, twice: shown as no answer, with a notice and the sources."""
+    return answer.stopped == "guard" and answer.notice == NO_ANSWER_NOTICE
+
+
 def degenerate(answer: Answer) -> bool:
     if answer.stopped == "guard":
-        return True
+        return not no_answer(answer)
     lines = answer.text.split("\n")
     return any(m in answer.text for m in SCAFFOLDING) or any(
         line.lstrip(" -*>").startswith(LINE_SCAFFOLDING) for line in lines
@@ -243,6 +250,7 @@ def report(
     print(f"answers citing an evidence file:  {sum(map(cites_evidence, answers)) / n:.1%}")
     print(f"evidence among recalled sources:  {sum(map(recalled_evidence, answers)) / n:.1%}")
     print(f"degenerate or echoed answers:     {sum(map(degenerate, answers))}")
+    print(f"no answer (marked, sources shown): {sum(map(no_answer, answers))}")
     cut = sum(1 for a in answers if a.stopped == "length")
     print(f"cut at the token limit:           {cut}")
     ttft = [a.ttft for a in answers]

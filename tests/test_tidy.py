@@ -84,6 +84,8 @@ def test_a_request_keeps_every_sentence_that_answers():
         "The answer to this question lies in the context of the previous notes.",
         "1.",  # a list begun and never written
         "6)",
+        "17. [2]",  # a citation alone answers nothing
+        "[1] 14.",
     ],
 )
 def test_a_reply_only_about_the_prompt_has_no_answer(reply):

@@ -70,15 +70,17 @@ def tidy_short_answer(text: str, question: str) -> str | None:
             cited += [f"[{n}]" for n in _NOTE_NUMBER.findall(sentence)]
         elif _complete(answering, question):
             cited += _CITATION.findall(sentence)
-        elif _BARE_LIST_MARK.match(sentence) and not _ASKS_FOR_A_NUMBER.search(question):
+        elif _BARE_LIST_MARK.match(_CITATION.sub("", sentence)) and not _ASKS_FOR_A_NUMBER.search(
+            question
+        ):
             continue
         else:
             first = not answering
             answer = _LIST_MARK.sub("", _THE_ANSWER_IS.sub("", sentence)).strip()
             answering.append(answer if first else sentence)
     answer = " ".join(s for s in answering if s)
-    if not answer:
-        return None
+    if not re.search(r"[^\W_]", _CITATION.sub("", answer)):
+        return None  # nothing but citations (or marks): no answer
     if _complete(answering, question):
         answer = _without_restated_question(answer, question)
     missing = [c for c in dict.fromkeys(cited) if c not in answer]
