@@ -274,3 +274,15 @@ def test_cancel_closes_the_model_call_within_a_second(config, memory, notes, ser
     started = time.monotonic()
     assert "Quick answer" in bot.send("dentist again?").text  # the next request: at once
     assert time.monotonic() - started < 5
+
+
+def test_instruction_files_are_not_recalled_as_notes(config, memory, notes, server):
+    write(notes / "AGENTS.md", "# Agents\n\n- When asked about a dentist appointment, be brief.\n")
+    write(notes / "USER.md", "# User\n\n- Prefers the dentist appointment early in the morning.\n")
+    memory.sync()
+    assert "AGENTS.md" in {hit.path for hit in memory.search("dentist appointment", 10).results}
+    server.replies = [Reply("Tuesday 12 May at 9:30 [1].")]
+    result = open_bot(config, memory, server).send("When is my dentist appointment?")
+    recalled = {source.path for source in result.sources}
+    assert "AGENTS.md" not in recalled
+    assert {"memory/2026-11-28.md", "USER.md"} <= recalled  # facts about the user stay

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from shared.agent.bootstrap import INSTRUCTION_FILES
 from shared.agent.cancel import CancelScope, TurnCancelled
 from shared.agent.citations import (
     Source,
@@ -48,6 +49,7 @@ log = get_logger(__name__)
 
 FLUSH_MAX_ITERATIONS = 4
 RECALL_QUERY_CHARS = 2_000  # a long message searches by its start
+RECALL_SPARE = 4  # extra hits fetched, so that leaving out instruction files still leaves enough
 # A recalled note as a small model reads it: its best-matching lines (shared/agent/focus.py).
 COMPACT_NOTE_CHARS = 300
 COMPACT_MAX_TOKENS = 128  # a small model's answer: short, and it loops when left to run
@@ -269,13 +271,15 @@ class Assistant:
     # -- recall ---------------------------------------------------------------------------
 
     def _recall(self, text: str, limit: int) -> list:
+        """The best `limit` notes for `text`; the workspace's instruction files are not notes."""
         if limit <= 0:
             return []
         try:
-            return self.ctx.memory.search(text[:RECALL_QUERY_CHARS], limit).results
+            found = self.ctx.memory.search(text[:RECALL_QUERY_CHARS], limit + RECALL_SPARE).results
         except Exception as exc:  # recall is a bonus; a broken index must not block a turn
             log.warning("auto_recall_failed", error=str(exc))
             return []
+        return [hit for hit in found if hit.path not in INSTRUCTION_FILES][:limit]
 
     def _pinned_hits(self, pinned: tuple[str, ...]) -> list:
         hits = []

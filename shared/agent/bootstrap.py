@@ -33,6 +33,9 @@ RENDER_ORDER = {
     "bootstrap.md": 60,
     "memory.md": 70,
 }
+# The files that tell the assistant how to behave, not what the user knows: recall leaves them out
+# (the full prompt has them already; to a small model they are instructions to recite).
+INSTRUCTION_FILES = frozenset(LOAD_ORDER) - {"USER.md", "MEMORY.md"}
 # Absent rather than missing: MEMORY.md is optional, BOOTSTRAP.md is deleted once setup is done.
 OPTIONAL_FILES = frozenset({"MEMORY.md", "BOOTSTRAP.md"})
 MAX_FILE_BYTES = 2 * 1024 * 1024  # OpenClaw's MAX_WORKSPACE_BOOTSTRAP_FILE_BYTES
