@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from shared.agent.bootstrap import INSTRUCTION_FILES
+from shared.agent.bootstrap import is_instruction_file
 from shared.agent.cancel import CancelScope, TurnCancelled
 from shared.agent.citations import (
     Source,
@@ -274,12 +274,15 @@ class Assistant:
         """The best `limit` notes for `text`; the workspace's instruction files are not notes."""
         if limit <= 0:
             return []
+        query = text[:RECALL_QUERY_CHARS]
         try:
-            found = self.ctx.memory.search(text[:RECALL_QUERY_CHARS], limit + RECALL_SPARE).results
+            found = self.ctx.memory.search(query, limit).results
+            if any(is_instruction_file(hit.path) for hit in found):  # ask for more, to fill in
+                found = self.ctx.memory.search(query, limit + RECALL_SPARE).results
         except Exception as exc:  # recall is a bonus; a broken index must not block a turn
             log.warning("auto_recall_failed", error=str(exc))
             return []
-        return [hit for hit in found if hit.path not in INSTRUCTION_FILES][:limit]
+        return [hit for hit in found if not is_instruction_file(hit.path)][:limit]
 
     def _pinned_hits(self, pinned: tuple[str, ...]) -> list:
         hits = []
