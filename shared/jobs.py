@@ -194,8 +194,10 @@ def heartbeat_run(ctx: JobContext, job: Job) -> JobOutcome:
         fail_run(datetime.now(UTC), store, decision_id, outcome.error or "failed")
         outcome.summary = {"outcome": "failed"}
         return outcome
+    workspace = ctx.config.workspace_dir
+    prompt = job.args["prompt"]
     result = complete_run(
-        datetime.now(UTC), ctx.config, store, ctx.config.workspace_dir, decision_id, reply.text
+        datetime.now(UTC), ctx.config, store, workspace, decision_id, reply.text, prompt
     )
     outcome.summary = {"outcome": result.outcome}
     outcome.state, outcome.error = "succeeded", None  # an alert is an answer, too

@@ -19,14 +19,28 @@ def test_digest_ignores_case_unicode_form_and_whitespace():
 
 
 def test_an_alert_is_grounded_only_by_lines_that_exist_in_a_note(workspace):
-    write(workspace / "HEARTBEAT.md", "# Heartbeat\n\n- [ ] Water the plants\n")
+    write(workspace / "knowledge" / "plants.md", "# Plants\n\nThe fern was last watered in May.\n")
     write(workspace / "knowledge" / "secret.txt", "one\ntwo\nthree\n")
     text = (
-        "Water the plants (HEARTBEAT.md#L3). Also memory/2099-01-01.md#L1, HEARTBEAT.md#L3-L40, "
-        "knowledge/secret.txt#L1, ../outside.md#L1 and HEARTBEAT.md#L3 again."
+        "Water the fern (knowledge/plants.md#L3). Also memory/2099-01-01.md#L1, "
+        "knowledge/plants.md#L3-L40, knowledge/secret.txt#L1, ../outside.md#L1 and "
+        "knowledge/plants.md#L3 again."
     )
-    assert grounding(workspace, text) == ["HEARTBEAT.md#L3"]
+    assert grounding(workspace, text) == ["knowledge/plants.md#L3"]
     assert grounding(workspace, "All is well, trust me.") == []
+
+
+def test_the_instruction_files_ground_nothing(workspace):
+    """HEARTBEAT.md (pinned into every heartbeat prompt) and the operating instructions say what
+    to check; a reply citing them has shown nothing. A note of the same name in a folder does."""
+    write(workspace / "HEARTBEAT.md", "# Heartbeat\n\n- [ ] Water the plants\n")
+    write(workspace / "notes" / "HEARTBEAT.md", "# Mine\n\nThe heartbeat monitor beeped.\n")
+    assert (workspace / "AGENTS.md").is_file()  # seeded by init
+    text = (
+        "Water the plants (HEARTBEAT.md#L3, ./HEARTBEAT.md#L1, AGENTS.md#L1, SOUL.md#L1). "
+        "See notes/HEARTBEAT.md#L3."
+    )
+    assert grounding(workspace, text) == ["notes/HEARTBEAT.md#L3"]
 
 
 def test_dedup_within_24h_and_again_after(tmp_path):

@@ -68,7 +68,7 @@ def test_a_heartbeat_run_with_the_embedded_model_is_recorded_and_shown(tmp_path,
 
     status = wait_for(finished_run, 300, "a heartbeat run with an outcome", interval=1)
     outcome = status["last_outcome"]["outcome"]
-    outcomes = ("ok-token", "ok-empty", "silent", "alert", "duplicate", "ungrounded")
+    outcomes = ("ok-token", "ok-empty", "silent", "alert", "duplicate", "echo", "ungrounded")
     assert outcome in outcomes, status
     assert status["last_run"] and any(d["kind"] == "enqueued" for d in status["decisions"])
     # whatever the tiny model said, it is kept with the run, never in the user's notes
@@ -77,13 +77,28 @@ def test_a_heartbeat_run_with_the_embedded_model_is_recorded_and_shown(tmp_path,
     assert human.returncode == 0 and outcome in human.stdout
 
 
+# What the default embedded model (SmolLM2-135M, compact prompt) said in a real heartbeat run,
+# before its note number became a citation: HEARTBEAT.md, AGENTS.md and the prompt recited back.
+RECITAL = (
+    "[1] Note HEARTBEAT.md: When a heartbeat arrives, read `HEARTBEAT_OK`. If nothing else "
+    "requires attention, reply `HEARTBEAT_OK`. If something needs attention, cite the workspace "
+    "line it comes from as path#Lstart-Lend (e.g. HEARTBEAT.md). This is not a normal response "
+    "to follow up on previous chats; instead, use the workspace file HEARTBEAT.md (exact case) "
+    "and do not modify anything in this context. Current time: Wednesday, December 2, 2026"
+)
+
+
 def test_heartbeat_runs_with_a_scripted_model_leave_the_daily_log_byte_identical(
     tmp_path, services
 ):
-    """The reported defect: each run appended model text to the daily log, which then ranked
-    first in search. The scripted model (tests/scripted_server.py; a real model cannot be made
-    to say these things on demand) alerts with a citation, without one, and acknowledges."""
+    """The reported defects: each run appended model text to the daily log, which then ranked
+    first in search; and a reply reciting the heartbeat's instructions, citing HEARTBEAT.md's
+    lines, was raised as an alert. The scripted model (tests/scripted_server.py; a real model
+    cannot be made to say these things on demand) alerts citing a note, alerts citing nothing,
+    recites HEARTBEAT.md, echoes the prompt with a real note's citation, and acknowledges."""
     from scripted_server import Reply, ScriptedServer
+
+    from shared.heartbeat.prompt import GROUNDING
 
     config = make_home(tmp_path)
     daily = write(
@@ -99,8 +114,15 @@ def test_heartbeat_runs_with_a_scripted_model_leave_the_daily_log_byte_identical
         )
         handle.close()
         model.replies = [
-            Reply("The plants need water today [1]."),
+            Reply("Your dentist appointment is on Friday at 9:30 (memory/2026-12-01.md#L3)."),
             Reply("Your dentist moved to Monday! Call them."),
+            Reply(RECITAL),
+            Reply("The plants need water today [1]."),  # [1]: HEARTBEAT.md, the instruction
+            Reply(
+                "Read HEARTBEAT.md if it exists (workspace context). Follow it strictly. If "
+                "something needs attention, cite the note line that shows it "
+                "(memory/2026-12-01.md#L3)."
+            ),
             Reply("HEARTBEAT_OK"),
         ]
         env = service_env(config.home, MODEL_INT8)
@@ -110,13 +132,24 @@ def test_heartbeat_runs_with_a_scripted_model_leave_the_daily_log_byte_identical
             done = run_cli("heartbeat", "run", "--timeout", "120", env=env)
             assert done.returncode == 0, done.stdout + done.stderr
             outcomes.append(decisions(env)[0]["outcome"])
-    assert outcomes == ["alert", "ungrounded", "ok-token"]
+        asked = model.requests[0]["messages"][-1]["content"]
+    assert GROUNDING in asked and "HEARTBEAT.md#L3" not in asked
+    assert outcomes == ["alert", "ungrounded", "ungrounded", "ungrounded", "echo", "ok-token"]
     after = {p.name: p.read_bytes() for p in daily.parent.iterdir()}
     assert after == before, "no heartbeat output reached the notes"
     status = json.loads(run_cli("heartbeat", "status", "--json", env=env).stdout)
-    assert status["last_alert"]["text"].startswith("The plants need water today")
-    assert status["last_alert"]["citations"][0].startswith("HEARTBEAT.md#L")
+    assert status["last_alert"]["text"].startswith("Your dentist appointment is on Friday")
+    assert status["last_alert"]["citations"][0] == "memory/2026-12-01.md#L3"
+    kept = [(d["outcome"], d["alert"][:20]) for d in reversed(status["decisions"]) if d["alert"]]
+    assert kept == [
+        ("alert", "Your dentist appoint"),
+        ("ungrounded", "Your dentist moved t"),
+        ("ungrounded", "[HEARTBEAT.md#L1-L3]"),  # the recital: its citation is of the instruction
+        ("ungrounded", "The plants need wate"),
+        ("echo", "Read HEARTBEAT.md if"),
+    ], "each is kept with its run, for the record"
     shown = run_cli("heartbeat", "status", env=env).stdout
-    assert "The plants need water today" in shown and "ungrounded" in shown
+    assert "Your dentist appointment" in shown and "ungrounded" in shown and "echo" in shown
     logged = run_cli("logs", "--service", "worker", "--json", env=env).stdout
     assert "heartbeat alert" in logged and "heartbeat_alert_ungrounded" in logged
+    assert "heartbeat_reply_echo" in logged

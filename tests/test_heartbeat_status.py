@@ -8,13 +8,38 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from conftest import write
 
+from shared.config import DEFAULT_HEARTBEAT_PROMPT
 from shared.heartbeat.decide import decide
+from shared.heartbeat.prompt import build_prompt
 from shared.heartbeat.run import complete_run, fail_run
 from shared.heartbeat.state import HeartbeatStore
 from shared.heartbeat.status import heartbeat_status
 
 T0 = datetime(2026, 6, 1, 10, 0, tzinfo=UTC)
 M = timedelta(minutes=1)
+BACKUP_NOTE = "# NAS\n\nThe nightly backup failed on 30 and 31 May (disk full).\n"
+APPOINTMENTS = (
+    "# Heartbeat\n\n- [ ] Check whether any appointment is in the next 7 days and remind me.\n"
+)
+# The reply the default embedded model (SmolLM2-135M, compact prompt) gave in a real run.
+RECITAL = (
+    "[HEARTBEAT.md#L1-L3] Note HEARTBEAT.md: When a heartbeat arrives, read `HEARTBEAT_OK`. "
+    "If nothing else requires attention, reply `HEARTBEAT_OK`. If something needs attention, "
+    "cite the workspace line it comes from as path#Lstart-Lend (e.g. HEARTBEAT.md). This is not "
+    "a normal response to follow up on previous chats; instead, use the workspace file "
+    "HEARTBEAT.md (exact case) and do not modify anything in this context. Current time: "
+    "Wednesday, December 2, 2026"
+)
+# The prompt that run was given (before the grounding line stopped naming HEARTBEAT.md).
+RECORDED_PROMPT = (
+    "Read HEARTBEAT.md if it exists (workspace context). Follow it strictly. Do not infer or "
+    "repeat old tasks from prior chats. If nothing needs attention, reply HEARTBEAT_OK.\n"
+    "When reading HEARTBEAT.md, use workspace file /tmp/lead/uhome/workspace/HEARTBEAT.md (exact "
+    "case). Do not read docs/heartbeat.md.\nIf something needs attention, cite the workspace "
+    "line it comes from as path#Lstart-Lend (e.g. HEARTBEAT.md#L3); an alert without such a "
+    "citation is not raised.\nCurrent time: Wednesday, December 2, 2026, 12:45 (Etc/UTC) / "
+    "2026-12-02 12:45 UTC"
+)
 
 
 @pytest.fixture
@@ -49,10 +74,15 @@ def test_ack_is_not_news(hb, store, workspace):
 def test_alert_is_kept_with_the_run_not_in_the_daily_log_once_per_24h(hb, store, workspace):
     log = write(workspace / "memory" / "2026-06-01.md", "# 2026-06-01\n\nUser's own notes.\n")
     write(workspace / "HEARTBEAT.md", "# Heartbeat\n\n- [ ] Check the backup\n")
+    write(workspace / "knowledge" / "nas.md", BACKUP_NOTE)
     before = log.read_bytes()
-    said = "Backup failed twice (HEARTBEAT.md#L3)."
+    said = "Backup failed twice (knowledge/nas.md#L3)."
     first = complete_run(T0, hb, store, workspace, enqueue(T0, hb, store, workspace).id, said)
-    assert (first.outcome, first.citations, first.daily_log) == ("alert", ["HEARTBEAT.md#L3"], None)
+    assert (first.outcome, first.citations, first.daily_log) == (
+        "alert",
+        ["knowledge/nas.md#L3"],
+        None,
+    )
     later = T0 + timedelta(hours=3)
     dup = complete_run(
         later,
@@ -67,7 +97,7 @@ def test_alert_is_kept_with_the_run_not_in_the_daily_log_once_per_24h(hb, store,
     status = heartbeat_status(later, hb, store)
     assert status["last_run"]["outcome"] == "duplicate"
     assert status["last_alert"]["text"] == said
-    assert status["last_alert"]["citations"] == ["HEARTBEAT.md#L3"]
+    assert status["last_alert"]["citations"] == ["knowledge/nas.md#L3"]
     assert status["decisions"][0]["alert"] == said.replace(" ", "  ")
 
 
@@ -80,6 +110,52 @@ def test_an_alert_citing_nothing_real_is_ungrounded_and_not_raised(hb, store, wo
     assert status["last_outcome"]["outcome"] == "ungrounded"
     assert status["decisions"][0]["alert"] == said  # kept with the run, for the record
     assert not (workspace / "memory" / "2026-06-01.md").exists()
+
+
+def test_an_alert_citing_only_heartbeat_md_is_ungrounded(hb, store, workspace):
+    """HEARTBEAT.md says what to check; it is no evidence that something needs attention."""
+    write(workspace / "HEARTBEAT.md", "# Heartbeat\n\n- [ ] Check the backup\n")
+    said = "Backup failed twice (HEARTBEAT.md#L3)."
+    out = complete_run(T0, hb, store, workspace, enqueue(T0, hb, store, workspace).id, said)
+    assert (out.outcome, out.citations) == ("ungrounded", [])
+    assert heartbeat_status(T0, hb, store)["last_alert"] is None
+
+
+def test_a_reply_restating_its_instructions_is_an_echo_not_an_alert(hb, store, workspace):
+    """What the default embedded model said in a real run: the prompt, HEARTBEAT.md and the
+    seeded AGENTS.md's heartbeat lines recited back, citing HEARTBEAT.md's lines (which exist)."""
+    write(workspace / "HEARTBEAT.md", APPOINTMENTS)
+    write(workspace / "knowledge" / "nas.md", BACKUP_NOTE)
+    prompt = build_prompt(DEFAULT_HEARTBEAT_PROMPT, None, [], workspace, T0, UTC)
+    for said, given in (
+        (RECITAL, RECORDED_PROMPT),
+        # the prompt echoed, with a citation of a real note attached
+        (
+            "Read HEARTBEAT.md if it exists (workspace context). Follow it strictly. "
+            "If nothing needs attention, reply HEARTBEAT_OK. (knowledge/nas.md#L3)",
+            prompt,
+        ),
+        ("Check whether any appointment is in the next 7 days [HEARTBEAT.md#L3]", prompt),
+    ):
+        run = enqueue(T0, hb, store, workspace)
+        out = complete_run(T0, hb, store, workspace, run.id, said, given)
+        assert (out.outcome, out.text, out.daily_log) == ("echo", said, None), said
+        row = heartbeat_status(T0, hb, store)["decisions"][0]
+        assert (row["outcome"], row["alert"]) == ("echo", said)  # kept, for the record
+        assert "restates its instructions" in row["detail"]
+    # the same recital under today's prompt shares less with it, but cites only HEARTBEAT.md
+    out = complete_run(
+        T0, hb, store, workspace, enqueue(T0, hb, store, workspace).id, RECITAL, prompt
+    )
+    assert out.outcome == "ungrounded"
+    assert heartbeat_status(T0, hb, store)["last_alert"] is None
+    assert not (workspace / "memory" / "2026-06-01.md").exists()
+    # a real alert about a note is raised, even when it quotes the task it comes from
+    said = (
+        "Backup failed twice on the NAS (knowledge/nas.md#L3); no appointment in the next 7 days."
+    )
+    out = complete_run(T0, hb, store, workspace, enqueue(T0, hb, store, workspace).id, said, prompt)
+    assert (out.outcome, out.citations) == ("alert", ["knowledge/nas.md#L3"])
 
 
 def test_unknown_decision_is_refused_before_logging(hb, store, workspace):
@@ -163,12 +239,12 @@ def test_status_reports_a_bad_config_instead_of_failing(hb, store, workspace):
 
 def test_last_alert_outlives_the_dedup_window(hb, store, workspace):
     run = enqueue(T0, hb, store, workspace)
-    write(workspace / "HEARTBEAT.md", "# Heartbeat\n\n- [ ] Check the backup\n")
-    complete_run(T0, hb, store, workspace, run.id, "Backup failed twice. HEARTBEAT.md#L3")
+    write(workspace / "knowledge" / "nas.md", BACKUP_NOTE)
+    complete_run(T0, hb, store, workspace, run.id, "Backup failed twice. knowledge/nas.md#L3")
     later = T0 + timedelta(hours=30)
     decide(later, hb, store, workspace, True, manual=True)  # a decision prunes old records
     last = heartbeat_status(later, hb, store)["last_alert"]
-    assert last["preview"] == "Backup failed twice. HEARTBEAT.md#L3"
+    assert last["preview"] == "Backup failed twice. knowledge/nas.md#L3"
 
 
 def test_log_alerts_to_daily_appends_the_alert_marked_as_the_assistants(config, workspace):
@@ -177,10 +253,13 @@ def test_log_alerts_to_daily_appends_the_alert_marked_as_the_assistants(config, 
     config.heartbeat.log_alerts_to_daily = True
     config.heartbeat.timezone = "UTC"
     write(workspace / "HEARTBEAT.md", "# Heartbeat\n\n- [ ] Check the backup\n")
+    write(workspace / "knowledge" / "nas.md", BACKUP_NOTE)
     store = Store(config.heartbeat_db)
     run = decide(T0, config, store, workspace, False, manual=True)
-    out = complete_run(T0, config, store, workspace, run.id, "Backup failed. HEARTBEAT.md#L3")
+    out = complete_run(T0, config, store, workspace, run.id, "Backup failed. knowledge/nas.md#L3")
     assert out.outcome == "alert" and out.daily_log == "memory/2026-06-01.md"
     text = (workspace / out.daily_log).read_text()
     assert f"session=heartbeat-{run.id} -->\n### Heartbeat alert 10:00" in text
-    assert text.rstrip().endswith("Backup failed. HEARTBEAT.md#L3\n<!-- /localgpt:assistant -->")
+    assert text.rstrip().endswith(
+        "Backup failed. knowledge/nas.md#L3\n<!-- /localgpt:assistant -->"
+    )

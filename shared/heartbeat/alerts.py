@@ -1,10 +1,11 @@
 """Alerts: grounded in the workspace, kept with the run, repeats within 24 h suppressed.
 
 A heartbeat reply that is not an acknowledgement is an alert. It is raised only when it cites
-a workspace line that exists (`path#Lx-Ly`, checked against the file); otherwise it is kept
-with the run as `ungrounded` and not raised, since a small model invents things. A raised
-alert lives in the heartbeat state (status, the web page) and the logs; it reaches the daily
-log only when `[heartbeat] log_alerts_to_daily` is on, and then marked as the assistant's.
+a note line that exists (`path#Lx-Ly`, checked against the file; the instruction files such as
+HEARTBEAT.md are no evidence); otherwise it is kept with the run as `ungrounded` and not raised,
+since a small model invents things. A raised alert lives in the heartbeat state (status, the
+web page) and the logs; it reaches the daily log only when `[heartbeat] log_alerts_to_daily`
+is on, and then marked as the assistant's.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from shared.heartbeat.recital import is_instruction_file
 from shared.logs import get_logger
 
 if TYPE_CHECKING:
@@ -46,7 +48,9 @@ def alert_digest(text: str) -> str:
 
 def grounding(workspace: Path, text: str) -> list[str]:
     """The citations in `text` of workspace lines that exist (`path#Lx-Ly`), in order.
-    A path must be a note the read routes would serve and the lines must be in it."""
+    A path must be a note the read routes would serve and the lines must be in it; the
+    instruction files (HEARTBEAT.md, AGENTS.md, ...) tell the assistant what to check and
+    are shown in its prompt, so citing them proves nothing."""
     from shared.agent.citations import CITATION  # lazily: the heartbeat loop never needs it
     from shared.memory.access import MemoryFileError
     from shared.memory.lines import read_lines
@@ -55,7 +59,7 @@ def grounding(workspace: Path, text: str) -> list[str]:
     for match in CITATION.finditer(text):
         start = int(match["start"])
         end = int(match["end"] or start)
-        if start < 1 or end < start:
+        if start < 1 or end < start or is_instruction_file(match["path"]):
             continue
         try:
             piece = read_lines(workspace, match["path"], 1, None)

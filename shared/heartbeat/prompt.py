@@ -11,10 +11,11 @@ from shared.heartbeat.schedule import zone_name
 
 TASKS_INTRO = "Run the following periodic tasks (only those due based on their intervals):"
 TASKS_ACK = "After completing all due tasks, reply HEARTBEAT_OK."
-# LocalGPT's one addition: an alert is raised only when it cites a workspace line that exists.
+# LocalGPT's one addition: an alert is raised only when it cites a note line that exists. No
+# example path: a small model copies it, and HEARTBEAT.md (the instruction) is no evidence.
 GROUNDING = (
-    "If something needs attention, cite the workspace line it comes from as path#Lstart-Lend "
-    "(e.g. HEARTBEAT.md#L3); an alert without such a citation is not raised."
+    "If something needs attention, cite the note line that shows it as path#Lstart-Lend; "
+    "HEARTBEAT.md itself does not count, and an alert without such a citation is not raised."
 )
 
 

@@ -11,12 +11,16 @@ from typing import Literal
 from shared.config import Config, HeartbeatConfig
 from shared.heartbeat.ack import classify_reply
 from shared.heartbeat.alerts import MAX_ALERT_CHARS, PREVIEW_CHARS, grounding, record_alert
+from shared.heartbeat.recital import instruction_texts, restates_instructions
 from shared.heartbeat.settings import load_settings
 from shared.heartbeat.state import HeartbeatStore
 from shared.logs import get_logger
 
-Outcome = Literal["ok-empty", "ok-token", "silent", "alert", "duplicate", "ungrounded", "failed"]
-UNGROUNDED = "cites no workspace line that exists (path#Lx-Ly): kept with the run, not raised"
+Outcome = Literal[
+    "ok-empty", "ok-token", "silent", "alert", "duplicate", "echo", "ungrounded", "failed"
+]
+ECHO = "restates its instructions (prompt, HEARTBEAT.md): kept with the run, not raised"
+UNGROUNDED = "cites no note line that exists (path#Lx-Ly): kept with the run, not raised"
 
 log = get_logger(__name__)
 
@@ -24,7 +28,7 @@ log = get_logger(__name__)
 @dataclass(frozen=True)
 class RunOutcome:
     outcome: Outcome
-    text: str  # the alert text for `alert`, `duplicate` and `ungrounded`, else ""
+    text: str  # the alert text for `alert`, `duplicate`, `echo` and `ungrounded`, else ""
     citations: list[str] = field(default_factory=list)  # verified workspace lines it cites
     daily_log: str | None = None  # where the alert was also appended (log_alerts_to_daily)
 
@@ -36,19 +40,27 @@ def complete_run(
     workspace: Path,
     decision_id: int,
     reply: str | None,
+    prompt: str = "",
 ) -> RunOutcome:
     """Classify the reply (ack, `NO_REPLY`, or alert) and record the outcome (which marks due
-    tasks as run). An alert must cite a workspace line that exists, else it is `ungrounded`;
-    a repeat within 24 h is `duplicate`; the rest is raised: kept with the run and logged."""
+    tasks as run). An alert that restates its instructions (the run's `prompt` and the
+    instruction files, HEARTBEAT.md first) is `echo`; one citing no note line that exists is
+    `ungrounded`; a repeat within 24 h is `duplicate`; the rest is raised: kept with the run
+    and logged."""
     settings = load_settings(config)
     verdict = classify_reply(reply, settings.ack_max_chars)
     text = verdict.text[:MAX_ALERT_CHARS]
-    cited = grounding(workspace, text) if verdict.is_alert else []
+    echo = verdict.is_alert and restates_instructions(text, instruction_texts(workspace, prompt))
+    cited = grounding(workspace, text) if verdict.is_alert and not echo else []
     with state.transaction() as txn:
         txn.require_enqueued(decision_id)
         if not verdict.is_alert:
             txn.finish_run(decision_id, verdict.kind, "", now)
             return RunOutcome(verdict.kind, "")
+        if echo:
+            log.warning("heartbeat_reply_echo", decision_id=decision_id, alert=text)
+            txn.finish_run(decision_id, "echo", ECHO, now, text)
+            return RunOutcome("echo", text)
         if not cited:
             log.warning("heartbeat_alert_ungrounded", decision_id=decision_id, alert=text)
             txn.finish_run(decision_id, "ungrounded", UNGROUNDED, now, text)
