@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from shared.heartbeat.recital import is_instruction_file
+from shared.agent.bootstrap import is_instruction_file
 from shared.logs import get_logger
 
 if TYPE_CHECKING:

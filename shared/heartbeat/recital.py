@@ -13,24 +13,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
-# Workspace-root files that instruct the assistant (the heartbeat checklist, the operating
-# instructions, its persona); USER.md, TOOLS.md, MEMORY.md and the notes hold the user's facts.
-INSTRUCTION_FILES = ("HEARTBEAT.md", "AGENTS.md", "SOUL.md", "IDENTITY.md", "BOOTSTRAP.md")
+from shared.agent.bootstrap import INSTRUCTION_FILES
+
 RUN_WORDS = 3  # a run of this many words found in the instructions is copied from them
 COPIED_SHARE = 0.5  # a recital: at least this share of its words copied in such runs...
 OWN_SHARE = 0.2  # ...and at most this share of words its own (found nowhere in them)
 
 _CITED = re.compile(r"\[\d{1,2}(?:\s*,\s*\d{1,2})*\]|[\w\-./]*[\w\-]\.md#L\d+(?:-L?\d+)?")
 _WORD = re.compile(r"\w+")
-
-
-def is_instruction_file(path: str) -> bool:
-    """`HEARTBEAT.md`, `./agents.md`: an instruction file at the workspace root (any case)."""
-    parts = [p for p in PurePosixPath(path).parts if p != "."]
-    names = {name.casefold() for name in INSTRUCTION_FILES}
-    return len(parts) == 1 and parts[0].casefold() in names
 
 
 def instruction_texts(workspace: Path, prompt: str) -> list[str]:
