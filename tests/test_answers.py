@@ -286,3 +286,14 @@ def test_instruction_files_are_not_recalled_as_notes(config, memory, notes, serv
     recalled = {source.path for source in result.sources}
     assert "AGENTS.md" not in recalled
     assert {"memory/2026-11-28.md", "USER.md"} <= recalled  # facts about the user stay
+
+
+def test_a_pinned_checklist_says_what_recall_looks_for(config, memory, notes, server):
+    write(notes / "HEARTBEAT.md", "# Heartbeat\n\n- Remind me of my dentist appointment.\n")
+    memory.sync()
+    server.replies = [Reply("HEARTBEAT_OK")]
+    bot = open_bot(config, memory, server)
+    result = bot.send("Read HEARTBEAT.md and follow it.", pinned=("HEARTBEAT.md",))
+    recalled = [source.path for source in result.sources]
+    assert recalled[0] == "HEARTBEAT.md" and "memory/2026-11-28.md" in recalled
+    assert "Dentist appointment" in server.requests[0]["messages"][-1]["content"]

@@ -196,10 +196,12 @@ class Assistant:
 
     def _compact_hits(self, text: str, pinned: tuple[str, ...]) -> list:
         """The notes a small model reads: pinned files whole, recalled passages focused."""
-        recalled = self._recall(text, max(3, self.config.agent.auto_recall))
+        pinned_hits = self._pinned_hits(pinned)
+        query = _recall_query(text, pinned_hits)
+        recalled = self._recall(query, max(3, self.config.agent.auto_recall))
         workspace = self.config.workspace_dir
-        focused = [focus(hit, text, workspace, COMPACT_NOTE_CHARS) for hit in recalled]
-        return self._pinned_hits(pinned) + focused
+        focused = [focus(hit, query, workspace, COMPACT_NOTE_CHARS) for hit in recalled]
+        return pinned_hits + focused
 
     def _compact_turn(
         self, text: str, now: datetime, hits: list, instructions: str = SYSTEM
@@ -219,7 +221,9 @@ class Assistant:
         )
 
     def _full_turn(self, text: str, now: datetime, pinned: tuple[str, ...]) -> PreparedTurn:
-        hits = self._pinned_hits(pinned) + self._recall(text, self.config.agent.auto_recall)
+        pinned_hits = self._pinned_hits(pinned)
+        query = _recall_query(text, pinned_hits)
+        hits = pinned_hits + self._recall(query, self.config.agent.auto_recall)
         sources = [_source(n, hit) for n, hit in enumerate(hits, start=1)]
         content = self._with_startup(_with_recall(text, sources), now)
         user = {"role": "user", "content": content}
@@ -427,6 +431,13 @@ def _with_recall(text: str, sources: list[Source]) -> str:
     )
     block = frame_untrusted("memory search results recalled for this message", notes)
     return f"{block}\n\nUser message:\n{text}"
+
+
+def _recall_query(text: str, pinned_hits: list) -> str:
+    """What recall searches for. A pinned file says what to look for (the heartbeat's checklist:
+    "remind me of appointments"), while the message is only "follow HEARTBEAT.md": its lines
+    come first."""
+    return "\n".join([*(hit.snippet for hit in pinned_hits), text])
 
 
 def _only_about_the_prompt(result: TurnResult, question: str) -> bool:
