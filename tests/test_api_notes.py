@@ -177,6 +177,19 @@ def test_a_link_out_of_the_workspace_is_not_written_through(api, tmp_path):
     assert target.read_text() == "outside\n"
 
 
+def test_a_link_to_a_hidden_file_in_the_workspace_is_not_written_through(api):
+    config, client = api
+    hidden = config.workspace_dir / ".git" / "notes.md"
+    hidden.parent.mkdir()
+    hidden.write_text("hidden\n")
+    os.symlink(hidden, config.workspace_dir / "innocent.md")
+    response = client.put(
+        "/api/memory/note", json={"path": "innocent.md", "text": "x", "base_version": None}
+    )
+    assert "not a note" in assert_error(response, 403, "forbidden")
+    assert hidden.read_text() == "hidden\n"
+
+
 def test_todays_log_is_created_where_the_daily_log_writer_writes(api):
     config, client = api
     today = client.get("/api/memory/notes").json()["today"]

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import hashlib
 import re
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path, PurePosixPath
 
 from shared.config import Config
 from shared.durable import atomic_write
-from shared.memory.access import memory_file
+from shared.memory.access import FileMissing, memory_file
 from shared.memory.files import IGNORED_DIRS, scan_workspace
 from shared.memory.writes import daily_log_path, keep_version, writer_lock
 from shared.workspace import relative_path, resolve_in_workspace
@@ -120,7 +121,11 @@ def save_note(
     """Write `text` to the note. `base_version` is the version the client opened; None creates
     a new note and refuses if one exists. Raises NoteConflict when the file is not as opened."""
     workspace = config.workspace_dir
-    path = note_path(workspace, user_path)
+    path = note_path(workspace, user_path)  # a client's name for a note: 422 says what is wrong
+    # The read rule too: a link named like a note must lead to a note (not into .git). A note
+    # in a folder not made yet has nothing on disk that a link could redirect (FileMissing).
+    with suppress(FileMissing):
+        path = memory_file(workspace, user_path, must_exist=False).path
     rel = relative_path(workspace.resolve(), path)
     data = text.encode("utf-8")
     if len(data) > MAX_NOTE_BYTES:
