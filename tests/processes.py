@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 from xprocess import ProcessStarter
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -78,3 +79,16 @@ def wait_for(condition: Callable[[], object], timeout: float, what: str, interva
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
         time.sleep(interval)
+
+
+def api_client(home: Path, port: int, timeout: float = 60) -> httpx.Client:
+    """A client of the API on `port`, with the bearer token the API wrote into `home`."""
+    token_file = home / "token"
+    token = wait_for(
+        lambda: token_file.is_file() and token_file.read_text().strip(), 60, "the API token"
+    )
+    return httpx.Client(
+        base_url=f"http://127.0.0.1:{port}",
+        timeout=timeout,
+        headers={"Authorization": f"Bearer {token}"},
+    )

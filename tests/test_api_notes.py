@@ -11,7 +11,7 @@ import tomllib
 import httpx
 import pytest
 from conftest import MODEL_INT8, write
-from processes import service_env, start_service, stop_service, wait_for
+from processes import api_client, service_env, start_service, stop_service, wait_for
 from test_api import assert_error, free_port
 from test_services import make_home
 
@@ -37,12 +37,7 @@ def api(tmp_path_factory, xprocess, embedder):
         xprocess, "lg-notes-api", ["run", "api", "--port", str(port)], env, "Uvicorn running on"
     )
     start_service(xprocess, "lg-notes-worker", ["run", "worker"], env, "worker_ready")
-    token = (config.home / "token").read_text().strip()
-    client = httpx.Client(
-        base_url=f"http://127.0.0.1:{port}",
-        headers={"Authorization": f"Bearer {token}"},
-        timeout=60,
-    )
+    client = api_client(config.home, port)
     yield config, client
     client.close()
     stop_service(xprocess, "lg-notes-api")

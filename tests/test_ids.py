@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import json
 
-import httpx
 import pytest
 from conftest import MODEL_INT8, run_cli
-from processes import service_env, start_service, stop_service
+from processes import api_client, service_env, start_service, stop_service
 from test_api import assert_error, free_port
 from test_services import make_home
 
@@ -127,10 +126,7 @@ def api(tmp_path_factory, xprocess):
         handle.write(f"[server]\nport = {port}\n")
     env = service_env(config.home, MODEL_INT8)
     start_service(xprocess, "lg-ids-api", ["run", "api"], env, "Uvicorn running on")
-    token = (config.home / "token").read_text().strip()
-    client = httpx.Client(
-        base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {token}"}
-    )
+    client = api_client(config.home, port, timeout=5)
     yield config, client, env
     client.close()
     stop_service(xprocess, "lg-ids-api")

@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 from conftest import MODEL_INT8, ROOT, write
-from processes import service_env, stop_service, wait_for
+from processes import api_client, service_env, stop_service, wait_for
 from test_api import free_port
 from test_services import make_home
 
@@ -78,21 +78,8 @@ class Honcho:
         return time.monotonic() - started
 
 
-def api_client(config, port: int) -> httpx.Client:
-    token = wait_for(
-        lambda: (config.home / "token").is_file() and (config.home / "token").read_text().strip(),
-        60,
-        "the API token",
-    )
-    return httpx.Client(
-        base_url=f"http://127.0.0.1:{port}",
-        timeout=60,
-        headers={"Authorization": f"Bearer {token}"},
-    )
-
-
 def healthy_client(config, port: int, what: str = "the API to be healthy") -> httpx.Client:
-    client = api_client(config, port)
+    client = api_client(config.home, port)
     wait_for(lambda: healthy(client), 120, what)
     return client
 
@@ -214,7 +201,7 @@ def test_a_worker_killed_mid_task_completes_it_once_after_restart(tmp_path):
 def test_tasks_posted_before_any_worker_runs_are_done_when_one_starts(tmp_path, services):
     config, env, port = system_env(tmp_path)
     services("lg-order-api", ["run", "api"], env, "Uvicorn running on")
-    client = api_client(config, port)
+    client = api_client(config.home, port)
     task_id = post_task(client, "Say hello.")
     time.sleep(1)
     assert client.get(f"/api/tasks/{task_id}").json()["status"] == "queued"
@@ -233,7 +220,7 @@ def test_worker_before_api_and_deleted_databases_are_rebuilt(tmp_path, xprocess,
     ]
     for name, args, ready in names:  # the worker first, the API last
         services(name, args, env, ready)
-    client = api_client(config, port)
+    client = api_client(config.home, port)
 
     def found() -> bool:
         results = client.get("/api/memory/search", params={"q": "hive south-east"}).json()
@@ -248,7 +235,7 @@ def test_worker_before_api_and_deleted_databases_are_rebuilt(tmp_path, xprocess,
             Path(str(db) + suffix).unlink(missing_ok=True)
     for name, args, ready in reversed(names):  # now the API first
         services(name, args, env, ready)
-    client = api_client(config, port)
+    client = api_client(config.home, port)
     wait_for(found, 60, "the index rebuilt from the workspace")
     client.close()
 

@@ -3,13 +3,15 @@
 
 import { api } from '../api.js';
 import { ago, bytes, citationButton, clear, h, isoDay, timeEl } from '../dom.js';
+import { PolledView } from './polled.js';
 
 const STATS_EVERY_MS = 3000;
 const CONTEXT_LINES = 200; // lines shown around a cited range
 const WHOLE_FILE_LINES = 2000;
 
-export class MemoryView {
+export class MemoryView extends PolledView {
   constructor(root, { banner }) {
+    super();
     this.root = root;
     this.banner = banner;
     this.timer = null;
@@ -131,22 +133,6 @@ export class MemoryView {
     );
   }
 
-  show() {
-    this.active = true;
-    this.refreshStats();
-  }
-
-  hide() {
-    this.active = false;
-    clearTimeout(this.timer);
-    this.timer = null;
-  }
-
-  reset() {
-    this.hide();
-    this.build();
-  }
-
   focus() {
     this.query.focus();
     this.query.select();
@@ -217,16 +203,15 @@ export class MemoryView {
     );
   }
 
-  async refreshStats() {
+  /** The index stats, then again every STATS_EVERY_MS while shown (PolledView). */
+  async refresh() {
     clearTimeout(this.timer);
     try {
       this.renderStats(await api('/api/memory/stats'));
     } catch (err) {
       clear(this.statsNote, h('p', { class: 'error' }, `Index stats unavailable: ${err.message}`));
     }
-    if (this.active && !document.hidden) {
-      this.timer = setTimeout(() => this.refreshStats(), STATS_EVERY_MS);
-    }
+    this.pollIn(STATS_EVERY_MS);
   }
 
   renderStats(s) {
@@ -313,7 +298,7 @@ export class MemoryView {
         if (!['queued', 'running'].includes(job.state)) break;
         await new Promise((r) => setTimeout(r, 500));
       }
-      this.refreshStats();
+      this.refresh();
     } catch (err) {
       this.reindexState.textContent = `reindex failed: ${err.message}`;
     }
