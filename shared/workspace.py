@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from importlib import resources
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from shared.config import Config
 
@@ -20,6 +20,12 @@ TEMPLATE_FILES = (
     "MEMORY.md",
 )
 WORKSPACE_DIRS = ("memory", "knowledge", "skills")
+# Workspace-root files that instruct the assistant (operating rules, persona, the heartbeat
+# checklist), not what the user knows: recall leaves them out (the full prompt has them already;
+# a small model recites them) and they ground no heartbeat alert. USER.md, TOOLS.md and MEMORY.md
+# hold the user's facts.
+INSTRUCTION_FILES = ("HEARTBEAT.md", "AGENTS.md", "SOUL.md", "IDENTITY.md", "BOOTSTRAP.md")
+_INSTRUCTION_NAMES = frozenset(name.casefold() for name in INSTRUCTION_FILES)
 
 DEFAULT_CONFIG_TOML = """\
 # LocalGPT configuration. Environment variables override some keys:
@@ -142,3 +148,9 @@ def shown_path(workspace: Path, path: Path) -> str:
         return path.resolve().relative_to(workspace.resolve()).as_posix()
     except ValueError:
         return path.name
+
+
+def is_instruction_file(path: str) -> bool:
+    """`HEARTBEAT.md`, `./agents.md`: an instruction file at the workspace root (any case)."""
+    parts = [part for part in PurePosixPath(path).parts if part != "."]
+    return len(parts) == 1 and parts[0].casefold() in _INSTRUCTION_NAMES

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from conftest import write
 
-from shared.agent.bootstrap import INSTRUCTION_FILES, is_instruction_file
 from shared.config import DEFAULT_HEARTBEAT_PROMPT
 from shared.heartbeat.recital import instruction_texts, restates_instructions
+from shared.workspace import INSTRUCTION_FILES, is_instruction_file
 
 TASK = "# Heartbeat\n\n- [ ] Check whether any appointment is in the next 7 days and remind me.\n"
 INSTRUCTIONS = (DEFAULT_HEARTBEAT_PROMPT, TASK)

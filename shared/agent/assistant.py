@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from shared.agent.bootstrap import is_instruction_file
 from shared.agent.cancel import CancelScope, TurnCancelled
 from shared.agent.citations import (
     Source,
@@ -43,7 +42,7 @@ from shared.config import Config
 from shared.logs import get_logger
 from shared.memory.access import MemoryFileError
 from shared.memory.lines import read_lines
-from shared.workspace import OutsideWorkspaceError
+from shared.workspace import OutsideWorkspaceError, is_instruction_file
 
 log = get_logger(__name__)
 

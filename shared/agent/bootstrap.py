@@ -9,7 +9,7 @@ renders in `RENDER_ORDER`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from shared.memory.provenance import label_for_model
 from shared.workspace import OutsideWorkspaceError, resolve_in_workspace
@@ -33,12 +33,6 @@ RENDER_ORDER = {
     "bootstrap.md": 60,
     "memory.md": 70,
 }
-# Workspace-root files that instruct the assistant (operating rules, persona, the heartbeat
-# checklist), not what the user knows: recall leaves them out (the full prompt has them already;
-# a small model recites them) and they ground no heartbeat alert. USER.md, TOOLS.md and MEMORY.md
-# hold the user's facts.
-INSTRUCTION_FILES = ("HEARTBEAT.md", "AGENTS.md", "SOUL.md", "IDENTITY.md", "BOOTSTRAP.md")
-_INSTRUCTION_NAMES = frozenset(name.casefold() for name in INSTRUCTION_FILES)
 # Absent rather than missing: MEMORY.md is optional, BOOTSTRAP.md is deleted once setup is done.
 OPTIONAL_FILES = frozenset({"MEMORY.md", "BOOTSTRAP.md"})
 MAX_FILE_BYTES = 2 * 1024 * 1024  # OpenClaw's MAX_WORKSPACE_BOOTSTRAP_FILE_BYTES
@@ -145,9 +139,3 @@ def _clamp(text: str, remaining: int) -> str:
     if len(text) <= remaining:
         return text
     return text[: max(0, remaining - 1)] + "…"
-
-
-def is_instruction_file(path: str) -> bool:
-    """`HEARTBEAT.md`, `./agents.md`: an instruction file at the workspace root (any case)."""
-    parts = [part for part in PurePosixPath(path).parts if part != "."]
-    return len(parts) == 1 and parts[0].casefold() in _INSTRUCTION_NAMES

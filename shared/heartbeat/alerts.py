@@ -18,8 +18,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from shared.agent.bootstrap import is_instruction_file
 from shared.logs import get_logger
+from shared.workspace import is_instruction_file
 
 if TYPE_CHECKING:
     from shared.heartbeat.state import StateTxn

@@ -15,13 +15,12 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from shared.agent.bootstrap import INSTRUCTION_FILES
+from shared.workspace import INSTRUCTION_FILES
 
 RUN_WORDS = 3  # a run of this many words found in the instructions is copied from them
 COPIED_SHARE = 0.5  # a recital: at least this share of its words copied in such runs...
 OWN_SHARE = 0.2  # ...and at most this share of words its own (found nowhere in them)
 
-_CITED = re.compile(r"\[\d{1,2}(?:\s*,\s*\d{1,2})*\]|[\w\-./]*[\w\-]\.md#L\d+(?:-L?\d+)?")
 _WORD = re.compile(r"\w+")
 
 
@@ -44,7 +43,12 @@ def restates_instructions(reply: str, instructions: Iterable[str]) -> bool:
     quote its task ("... in the next 7 days") and a terse one may use the task's words ("The
     water bill is due this week") and still say something new. A reply of nothing but
     citations says nothing, so it counts too."""
-    words = _words(_CITED.sub(" ", reply))
+    from shared.agent.citations import (  # lazily: the heartbeat loop never needs it
+        CITATION,
+        NUMBERED,
+    )
+
+    words = _words(NUMBERED.sub(" ", CITATION.sub(" ", reply)))
     if not words:
         return True
     sources = [_words(text) for text in instructions]
