@@ -97,9 +97,8 @@ def init_home(config: Config) -> InitReport:
     _write_new(config.config_file, DEFAULT_CONFIG_TOML, report)
     workspace = config.workspace_dir
     _mkdir(workspace, report)
-    templates = resources.files("shared") / "templates"
     for name in TEMPLATE_FILES:
-        _write_new(workspace / name, (templates / name).read_text(encoding="utf-8"), report)
+        _write_new(workspace / name, template_text(name), report)
     for name in WORKSPACE_DIRS:
         _mkdir(workspace / name, report)
     return report
@@ -154,3 +153,18 @@ def is_instruction_file(path: str) -> bool:
     """`HEARTBEAT.md`, `./agents.md`: an instruction file at the workspace root (any case)."""
     parts = [part for part in PurePosixPath(path).parts if part != "."]
     return len(parts) == 1 and parts[0].casefold() in _INSTRUCTION_NAMES
+
+
+def template_text(name: str) -> str:
+    """The text a workspace file is seeded with (`USER.md`), or "" for a file not seeded."""
+    if name not in TEMPLATE_FILES:
+        return ""
+    return (resources.files("shared") / "templates" / name).read_text(encoding="utf-8")
+
+
+def is_template_text(path: str, lines: list[str]) -> bool:
+    """Whether `lines` of the workspace file `path` are still as seeded (the template's empty
+    "- **Name:**" fields): words the user has not written."""
+    seeded = {line.strip() for line in template_text(path).splitlines()}
+    written = [line.strip() for line in lines if line.strip()]
+    return bool(seeded) and all(line in seeded for line in written)

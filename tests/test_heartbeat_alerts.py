@@ -43,6 +43,16 @@ def test_the_instruction_files_ground_nothing(workspace):
     assert grounding(workspace, text) == ["notes/HEARTBEAT.md#L3"]
 
 
+def test_the_seeded_templates_empty_fields_ground_nothing(workspace):
+    """Seen in a real run: "[USER.md#L3-L11] Note USER.md: - **Name:** - **Pronouns:** ..."
+    was raised. Lines the user has filled in do ground an alert."""
+    seeded = (workspace / "USER.md").read_text()
+    assert "- **Name:**" in seeded  # seeded by init, not filled in yet
+    assert grounding(workspace, "Note USER.md#L3-L7 and USER.md#L3") == []
+    write(workspace / "USER.md", seeded.replace("- **Name:**", "- **Name:** Ann, moving 4 Dec"))
+    assert grounding(workspace, "Ann moves soon (USER.md#L3-L7)") == ["USER.md#L3-L7"]
+
+
 def test_dedup_within_24h_and_again_after(tmp_path):
     store = HeartbeatStore(tmp_path / "hb.db")
     with store.transaction() as txn:

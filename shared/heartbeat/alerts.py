@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from shared.logs import get_logger
-from shared.workspace import is_instruction_file
+from shared.workspace import is_instruction_file, is_template_text
 
 if TYPE_CHECKING:
     from shared.heartbeat.state import StateTxn
@@ -50,7 +50,8 @@ def grounding(workspace: Path, text: str) -> list[str]:
     """The citations in `text` of workspace lines that exist (`path#Lx-Ly`), in order.
     A path must be a note the read routes would serve and the lines must be in it; the
     instruction files (HEARTBEAT.md, AGENTS.md, ...) tell the assistant what to check and
-    are shown in its prompt, so citing them proves nothing."""
+    are shown in its prompt, so citing them proves nothing, and nor do lines still as the
+    workspace was seeded (USER.md's empty fields)."""
     from shared.agent.citations import CITATION  # lazily: the heartbeat loop never needs it
     from shared.memory.access import MemoryFileError
     from shared.memory.lines import read_lines
@@ -65,8 +66,11 @@ def grounding(workspace: Path, text: str) -> list[str]:
             piece = read_lines(workspace, match["path"], 1, None)
         except (MemoryFileError, ValueError):  # not a note, missing, outside
             continue
-        if end <= piece.total_lines and match.group(0) not in found:
-            found.append(match.group(0))
+        if end > piece.total_lines or match.group(0) in found:
+            continue
+        if is_template_text(match["path"], piece.text.split("\n")[start - 1 : end]):
+            continue  # the seeded template's empty fields are not the user's news
+        found.append(match.group(0))
     return found
 
 
